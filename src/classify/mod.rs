@@ -1,0 +1,1 @@
+//! Classify every walked and every packaged path: added, modified, deleted, or unchanged.

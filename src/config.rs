@@ -1,0 +1,1 @@
+//! The configuration file (`/etc/livescan/livescan.toml`); flags override it, lists add up.

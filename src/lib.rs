@@ -1,0 +1,18 @@
+//! livescan: scan a live Linux system and find what its packages cannot rebuild.
+//!
+//! The modules follow the data flow of a scan:
+//! [`walk`] (what is on disk) → [`pkgdb`] (what the package manager recorded) →
+//! [`classify`] (added / modified / deleted, and why) → [`report`] (JSON report and
+//! the human summary). [`scan`] wires them together; [`rootfs`] resolves paths inside
+//! the scanned root, [`config`] and [`exit_code`] are shared by every command.
+
+pub mod classify;
+pub mod config;
+pub mod exit_code;
+pub mod lock;
+pub mod path_bytes;
+pub mod pkgdb;
+pub mod report;
+pub mod rootfs;
+pub mod scan;
+pub mod walk;

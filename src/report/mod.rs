@@ -1,0 +1,1 @@
+//! The scan report: JSON schema, streaming writer, human summary.
