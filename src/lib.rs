@@ -15,4 +15,6 @@ pub mod pkgdb;
 pub mod report;
 pub mod rootfs;
 pub mod scan;
+#[doc(hidden)]
+pub mod shared_fixtures;
 pub mod walk;
