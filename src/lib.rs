@@ -6,7 +6,9 @@
 //! the human summary). [`scan`] wires them together; [`rootfs`] resolves paths inside
 //! the scanned root, [`config`] and [`exit_code`] are shared by every command.
 
+pub mod accounts;
 pub mod classify;
+pub mod cli;
 pub mod config;
 pub mod exit_code;
 pub mod lock;

@@ -1,3 +1,279 @@
-fn main() {
-    println!("livescan");
+//! `livescan`: parse the command line, load the configuration, run the command, and map
+//! every failure to one exit code of [`livescan::exit_code::Exit`].
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Parser;
+use livescan::cli::{Cli, Command, ScanArgs};
+use livescan::exit_code::Exit;
+use livescan::report::summary::{self, SummaryInput};
+use livescan::report::{self, DbReport, ReportInput, ScanInfo};
+use livescan::{config, lock, scan};
+
+const DEFAULT_REPORT: &str = "livescan-report.json";
+const DEFAULT_LOCK_WAIT_SECS: u64 = 60;
+
+fn main() -> ExitCode {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn"))
+        .format_target(false)
+        .init();
+    let cli = Cli::parse();
+    let cfg = match config::load(cli.config.as_deref()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("livescan: configuration: {e}");
+            return Exit::Usage.into();
+        }
+    };
+    match cli.command {
+        Command::Scan(args) => run_scan(args, cfg).into(),
+    }
+}
+
+fn run_scan(args: ScanArgs, cfg: config::Config) -> Exit {
+    let jobs = args.jobs.or(cfg.scan.jobs).unwrap_or(0);
+    if let Err(e) = rayon::ThreadPoolBuilder::new()
+        .num_threads(jobs)
+        .build_global()
+    {
+        eprintln!("livescan: thread pool: {e}");
+        return Exit::Fatal;
+    }
+    be_gentle(
+        args.nice.or(cfg.scan.nice),
+        args.ionice_idle || cfg.scan.ionice_idle == Some(true),
+    );
+    if args.root == Path::new("/") && !nix::unistd::geteuid().is_root() {
+        log::warn!("not running as root: files only root can read will be reported as errors");
+    }
+
+    let lock_path = args
+        .lock_file
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("/run/lock/livescan.lock"));
+    let _instance = match lock::acquire_instance_lock(&lock_path) {
+        Ok(l) => l,
+        Err(e @ lock::LockError::AlreadyRunning { .. }) => {
+            eprintln!("livescan: {e}");
+            return Exit::AlreadyRunning;
+        }
+        Err(e) => {
+            eprintln!("livescan: single-instance lock: {e}");
+            return Exit::Fatal;
+        }
+    };
+
+    let mut excludes: Vec<Vec<u8>> = cfg
+        .scan
+        .exclude
+        .iter()
+        .map(|e| e.as_bytes().to_vec())
+        .collect();
+    for e in &args.exclude {
+        if !e.is_absolute() {
+            eprintln!(
+                "livescan: --exclude {}: must be an absolute path of the scanned system",
+                e.display()
+            );
+            return Exit::Usage;
+        }
+        excludes.push(e.as_os_str().as_bytes().to_vec());
+    }
+    let started = now_rfc3339();
+    let opts = scan::ScanOptions {
+        root: args.root.clone(),
+        excludes: excludes.clone(),
+        lock_wait: Duration::from_secs(
+            args.lock_wait
+                .or(cfg.scan.lock_wait_secs)
+                .unwrap_or(DEFAULT_LOCK_WAIT_SECS),
+        ),
+        mountinfo: args.mountinfo.clone(),
+    };
+    let result = match scan::run(&opts) {
+        Ok(r) => r,
+        Err(scan::ScanError::Locked(e)) => {
+            eprintln!("livescan: {e}");
+            return match e {
+                lock::LockError::DbLocked { .. } => Exit::DbLocked,
+                _ => Exit::Fatal,
+            };
+        }
+        Err(e) => {
+            eprintln!("livescan: {e}");
+            return Exit::Fatal;
+        }
+    };
+
+    let scan_info = ScanInfo {
+        root: args.root.as_os_str().as_bytes().to_vec(),
+        excludes: excludes
+            .iter()
+            .map(|e| String::from_utf8_lossy(e).into_owned())
+            .collect(),
+        started,
+        jobs: rayon::current_num_threads(),
+        live: result.root.is_host_root(),
+    };
+    let db_reports: Vec<DbReport> = result
+        .database_infos
+        .iter()
+        .zip(&result.databases)
+        .map(|(info, c)| DbReport::new(info.clone(), &c.packages))
+        .collect();
+    let c = &result.classification;
+    let input = ReportInput {
+        scan: &scan_info,
+        host: &result.host,
+        databases: &db_reports,
+        walked_mounts: &result.mounts.walked,
+        skipped_mounts: &result.mounts.skipped,
+        files: &c.files,
+        errors: &result.errors,
+        totals: &c.totals,
+        timings: &result.timings,
+        accounts: &result.accounts,
+    };
+    let report_path = args
+        .report
+        .clone()
+        .or(cfg.scan.report.clone())
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_REPORT));
+    let to_stdout = report_path == Path::new("-");
+    let written = if to_stdout {
+        let stdout = std::io::stdout();
+        let mut w = BufWriter::with_capacity(1 << 20, stdout.lock());
+        report::write_report(&mut w, &input).map(|_| "standard output".to_string())
+    } else {
+        write_report_file(&report_path, &input)
+    };
+    let report_to = match written {
+        Ok(where_) => where_,
+        Err(e) => {
+            eprintln!(
+                "livescan: writing the report to {}: {e}",
+                report_path.display()
+            );
+            return Exit::OutputIncomplete;
+        }
+    };
+
+    if !args.quiet {
+        let packages: Vec<(String, usize)> = result
+            .database_infos
+            .iter()
+            .map(|d| (format!("{:?}", d.format).to_lowercase(), d.packages))
+            .collect();
+        let root_text = args.root.display().to_string();
+        let text = summary::render(&SummaryInput {
+            root: &root_text,
+            distro: result.host.pretty_name(),
+            packages: &packages,
+            files: &c.files,
+            totals: &c.totals,
+            skipped_mounts: &result.mounts.skipped,
+            errors: &result.errors,
+            excluded: result.excluded,
+            seconds: result.timings.total_s,
+            report_to: &report_to,
+        });
+        // The summary never mixes with a report on stdout.
+        if to_stdout {
+            eprint!("{text}");
+        } else {
+            print!("{text}");
+        }
+    }
+    if result.errors.is_empty() {
+        Exit::Ok
+    } else {
+        Exit::Partial
+    }
+}
+
+/// Write next to the target and rename, so a reader never sees half a report and a full
+/// disk leaves the previous report intact.
+fn write_report_file(path: &Path, input: &ReportInput) -> std::io::Result<String> {
+    let mut tmp_name = path.as_os_str().to_owned();
+    tmp_name.push(".tmp");
+    let tmp = PathBuf::from(tmp_name);
+    let result = (|| {
+        let file = File::create(&tmp)?;
+        let mut w = BufWriter::with_capacity(1 << 20, file);
+        report::write_report(&mut w, input)?;
+        let file = w.into_inner().map_err(|e| e.into_error())?;
+        file.sync_all()?;
+        std::fs::rename(&tmp, path)?;
+        let size = std::fs::metadata(path)?.len();
+        Ok(format!(
+            "{} ({})",
+            path.display(),
+            summary::human_bytes(size)
+        ))
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+fn be_gentle(nice: Option<i32>, ionice_idle: bool) {
+    if let Some(n) = nice {
+        // SAFETY: setpriority only changes this process's scheduling priority.
+        if unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, n.clamp(0, 19)) } != 0 {
+            log::warn!("setpriority({n}): {}", std::io::Error::last_os_error());
+        }
+    }
+    if ionice_idle {
+        const IOPRIO_WHO_PROCESS: libc::c_long = 1;
+        const IOPRIO_CLASS_IDLE: libc::c_long = 3;
+        const IOPRIO_CLASS_SHIFT: libc::c_long = 13;
+        // SAFETY: ioprio_set on our own process; no memory is passed.
+        let r = unsafe {
+            libc::syscall(
+                libc::SYS_ioprio_set,
+                IOPRIO_WHO_PROCESS,
+                0,
+                IOPRIO_CLASS_IDLE << IOPRIO_CLASS_SHIFT,
+            )
+        };
+        if r != 0 {
+            log::warn!("ioprio_set(idle): {}", std::io::Error::last_os_error());
+        }
+    }
+}
+
+fn now_rfc3339() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    // Civil-from-days (H. Hinnant), to avoid a date crate for one timestamp.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+#[allow(dead_code)]
+fn flush_stdout() {
+    let _ = std::io::stdout().flush();
 }

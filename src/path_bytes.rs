@@ -104,7 +104,10 @@ mod tests {
             let back: P = serde_json::from_str(&json).unwrap();
             assert_eq!(back.p, raw, "{json}");
         }
-        let json = serde_json::to_string(&P { p: b"/a\xe9".to_vec() }).unwrap();
+        let json = serde_json::to_string(&P {
+            p: b"/a\xe9".to_vec(),
+        })
+        .unwrap();
         assert_eq!(json, r#"{"p":{"base64":"L2Hp"}}"#);
     }
 

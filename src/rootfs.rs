@@ -88,7 +88,11 @@ impl<'a> DirResolver<'a> {
         if split == 0 && normal.len() == 1 {
             return normal; // "/"
         }
-        let parent = if split == 0 { b"/".to_vec() } else { normal[..split].to_vec() };
+        let parent = if split == 0 {
+            b"/".to_vec()
+        } else {
+            normal[..split].to_vec()
+        };
         let name = &normal[split + 1..];
         let mut out = self.canonical_dir(&parent);
         if out.last() != Some(&b'/') {

@@ -1,1 +1,190 @@
-//! One scan, end to end: walk → package databases → classify → report.
+//! One scan, end to end: mounts → (walk ∥ package databases) → classify.
+//! The caller writes the report; this module only gathers.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use crate::accounts::Accounts;
+use crate::classify::{self, Classification};
+use crate::lock;
+use crate::pkgdb::{self, DbContents, DbError, PackageDb};
+use crate::report::{DatabaseInfo, HostInfo, Timings};
+use crate::rootfs::RootFs;
+use crate::walk::mounts::{self, MountPlan};
+use crate::walk::{self, Excludes, WalkError};
+
+pub struct ScanOptions {
+    pub root: PathBuf,
+    pub excludes: Vec<Vec<u8>>,
+    pub lock_wait: Duration,
+    /// A captured mountinfo to use instead of `/proc/self/mountinfo` (tests).
+    pub mountinfo: Option<PathBuf>,
+}
+
+pub struct ScanResult {
+    pub root: RootFs,
+    pub host: HostInfo,
+    pub accounts: Accounts,
+    pub mounts: MountPlan,
+    /// One entry per database found, in the same order as `databases`.
+    pub database_infos: Vec<DatabaseInfo>,
+    pub databases: Vec<DbContents>,
+    pub classification: Classification,
+    /// Walk errors plus read errors from classification.
+    pub errors: Vec<WalkError>,
+    pub excluded: u64,
+    pub timings: Timings,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ScanError {
+    #[error("root {0}: not a directory")]
+    BadRoot(PathBuf),
+    #[error("reading the mount table: {0}")]
+    Mounts(String),
+    #[error(transparent)]
+    Locked(#[from] lock::LockError),
+    #[error("package database: {0}")]
+    Database(#[from] DbError),
+}
+
+pub fn run(opts: &ScanOptions) -> Result<ScanResult, ScanError> {
+    let started = Instant::now();
+    if !opts.root.is_dir() {
+        return Err(ScanError::BadRoot(opts.root.clone()));
+    }
+    let root = RootFs::new(opts.root.clone());
+    let mountinfo_path = opts
+        .mountinfo
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("/proc/self/mountinfo"));
+    let mount_text = std::fs::read(&mountinfo_path)
+        .map_err(|e| ScanError::Mounts(format!("{}: {e}", mountinfo_path.display())))?;
+    let mount_table = mounts::parse_mountinfo(&mount_text)
+        .map_err(|e| ScanError::Mounts(format!("{}: {e}", mountinfo_path.display())))?;
+    let plan = mounts::plan(&mount_table, root.root());
+    let skip = Excludes::new(plan.skipped.iter().map(|m| m.mount_point.clone()));
+    let excludes = Excludes::new(&opts.excludes);
+
+    let dbs = pkgdb::detect(&root);
+    let lock_files: Vec<PathBuf> = dbs
+        .iter()
+        .flat_map(|d| d.lock_files())
+        .map(|p| root.host_path(p.as_os_str().as_encoded_bytes()))
+        .collect();
+    lock::wait_for_db_locks(&lock_files, opts.lock_wait)?;
+
+    let walk_opts = walk::WalkOptions {
+        root: &root,
+        excludes: &excludes,
+        skip_mounts: &skip,
+    };
+    let ((walked, walk_s), (db_results, db_s)) = rayon::join(
+        || {
+            let t = Instant::now();
+            (walk::walk(&walk_opts), t.elapsed().as_secs_f64())
+        },
+        || {
+            let t = Instant::now();
+            let r: Vec<Result<DbContents, DbError>> = dbs.iter().map(|d| d.read(&root)).collect();
+            (r, t.elapsed().as_secs_f64())
+        },
+    );
+    let mut databases = Vec::new();
+    let mut database_infos = Vec::new();
+    for (db, contents) in dbs.iter().zip(db_results) {
+        let contents = contents?;
+        database_infos.push(db_info(db.as_ref(), &contents));
+        databases.push(contents);
+    }
+
+    let accounts = Accounts::load(&root);
+    let swap_files = swap_files(&root);
+    let t = Instant::now();
+    let ctx = classify::Context {
+        root: &root,
+        accounts: &accounts,
+        excludes: &excludes,
+        skipped_mounts: &skip,
+        swap_files: &swap_files,
+    };
+    let classification = classify::classify(&ctx, &walked.entries, &walked.errors, &databases);
+    let classify_s = t.elapsed().as_secs_f64();
+
+    let mut errors = walked.errors;
+    errors.extend(classification.errors.iter().cloned());
+    errors.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(ScanResult {
+        host: HostInfo::collect(&root),
+        root,
+        accounts,
+        mounts: plan,
+        database_infos,
+        databases,
+        classification,
+        errors,
+        excluded: walked.excluded,
+        timings: Timings {
+            walk_s,
+            databases_s: db_s,
+            classify_s,
+            total_s: started.elapsed().as_secs_f64(),
+        },
+    })
+}
+
+fn db_info(db: &dyn PackageDb, c: &DbContents) -> DatabaseInfo {
+    DatabaseInfo {
+        format: db.format(),
+        location: db.location().display().to_string(),
+        packages: c.packages.len(),
+        packaged_paths: c.files.len(),
+        warnings: c.warnings.clone(),
+    }
+}
+
+/// Active swap files from `/proc/swaps`, only when scanning the running host (with `--root`
+/// the host's swap says nothing about the image).
+fn swap_files(root: &RootFs) -> Vec<Vec<u8>> {
+    if !root.is_host_root() {
+        return Vec::new();
+    }
+    let Ok(text) = std::fs::read("/proc/swaps") else {
+        return Vec::new();
+    };
+    text.split(|&b| b == b'\n')
+        .skip(1)
+        .filter_map(|line| {
+            let mut f = line
+                .split(|&b| b == b' ' || b == b'\t')
+                .filter(|f| !f.is_empty());
+            let name = f.next()?;
+            let kind = f.next()?;
+            (kind == b"file").then(|| unescape_octal(name))
+        })
+        .collect()
+}
+
+/// `/proc` escapes spaces and the like as `\040`.
+pub fn unescape_octal(s: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(s.len());
+    let mut i = 0;
+    while i < s.len() {
+        if s[i] == b'\\'
+            && i + 3 < s.len()
+            && s[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
+        {
+            let v = (s[i + 1] - b'0') as u32 * 64
+                + (s[i + 2] - b'0') as u32 * 8
+                + (s[i + 3] - b'0') as u32;
+            if let Ok(b) = u8::try_from(v) {
+                out.push(b);
+                i += 4;
+                continue;
+            }
+        }
+        out.push(s[i]);
+        i += 1;
+    }
+    out
+}

@@ -1,1 +1,386 @@
-//! Classify every walked and every packaged path: added, modified, deleted, or unchanged.
+//! Classify every walked path and every packaged path: `added` (no package owns it),
+//! `modified` (owned, differs from what the database records), `deleted` (owned, recorded,
+//! missing), or unchanged (counted, not listed).
+//!
+//! Hashing is the expensive part, so only files whose database records a digest are read,
+//! each inode once (hardlinks), in parallel on the rayon pool.
+
+pub mod category;
+pub mod digest;
+pub mod verify;
+
+use std::collections::{BTreeMap, HashMap};
+
+use rayon::prelude::*;
+use serde::Serialize;
+
+pub use category::Category;
+pub use verify::VerifyFlags;
+
+use crate::accounts::Accounts;
+use crate::pkgdb::{DbContents, Digest, Owner, PackagedFile, Presence};
+use crate::rootfs::{DirResolver, RootFs};
+use crate::walk::{Excludes, FileKind, Meta, WalkError, WalkedEntry};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Change {
+    Added,
+    Modified,
+    Deleted,
+}
+
+/// Which database and which owner inside it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct OwnerRef {
+    pub db: u16,
+    pub owner: Owner,
+}
+
+/// One reported path.
+#[derive(Debug, Clone)]
+pub struct Classified {
+    pub path: Vec<u8>,
+    pub change: Change,
+    /// `lstat` of the path; `None` for deleted paths.
+    pub meta: Option<Meta>,
+    pub link_target: Option<Vec<u8>>,
+    /// rpm -V style attribute result, for modified paths.
+    pub verify: Option<VerifyFlags>,
+    pub config: bool,
+    pub owners: Vec<OwnerRef>,
+    /// For added paths.
+    pub category: Option<Category>,
+    pub reason: &'static str,
+}
+
+/// Everything the classifier needs besides the walk and the databases.
+pub struct Context<'a> {
+    pub root: &'a RootFs,
+    pub accounts: &'a Accounts,
+    /// User excludes: packaged paths below them are "not checked", never "deleted".
+    pub excludes: &'a Excludes,
+    /// Skipped mount points: same.
+    pub skipped_mounts: &'a Excludes,
+    /// Active swap files (scanned paths), from `/proc/swaps`.
+    pub swap_files: &'a [Vec<u8>],
+}
+
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct CategoryTotal {
+    pub files: u64,
+    pub bytes: u64,
+    pub packed_by_default: bool,
+}
+
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct Totals {
+    pub walked_entries: u64,
+    pub walked_bytes: u64,
+    pub packaged_paths: u64,
+    pub unchanged: u64,
+    pub added: u64,
+    pub added_bytes: u64,
+    pub modified: u64,
+    pub modified_bytes: u64,
+    pub deleted: u64,
+    /// Recorded, absent, and legitimately so (dpkg path-exclude, localepurge, …), by reason.
+    pub not_installed: BTreeMap<&'static str, u64>,
+    /// Recorded paths below an exclude, a skipped mount or an unreadable directory.
+    pub not_checked: u64,
+    pub hashed_files: u64,
+    pub hashed_bytes: u64,
+    pub changed_while_read: u64,
+    pub added_by_category: BTreeMap<Category, CategoryTotal>,
+}
+
+pub struct Classification {
+    /// Sorted by path.
+    pub files: Vec<Classified>,
+    pub totals: Totals,
+    /// Files that could not be read or changed while read (they make the run "partial").
+    pub errors: Vec<WalkError>,
+}
+
+/// Index of every packaged path, canonicalised, to the files that record it.
+struct OwnedIndex<'d> {
+    map: HashMap<Vec<u8>, Vec<(u16, &'d PackagedFile)>>,
+}
+
+impl<'d> OwnedIndex<'d> {
+    fn build(root: &RootFs, dbs: &'d [DbContents]) -> OwnedIndex<'d> {
+        let mut resolver = DirResolver::new(root);
+        let mut map: HashMap<Vec<u8>, Vec<(u16, &'d PackagedFile)>> = HashMap::new();
+        for (i, db) in dbs.iter().enumerate() {
+            let db_idx = u16::try_from(i).unwrap_or(u16::MAX);
+            for f in &db.files {
+                map.entry(resolver.canonical(&f.path))
+                    .or_default()
+                    .push((db_idx, f));
+            }
+        }
+        OwnedIndex { map }
+    }
+}
+
+/// What must be hashed for one walked, owned regular file.
+struct HashJob {
+    entry: usize,
+    dev: u64,
+    ino: u64,
+}
+
+pub fn classify(
+    ctx: &Context,
+    walked: &[WalkedEntry],
+    walk_errors: &[WalkError],
+    dbs: &[DbContents],
+) -> Classification {
+    let index = OwnedIndex::build(ctx.root, dbs);
+    // Directories the walker could not read: their recorded children are not checked.
+    let unreadable = Excludes::new(
+        walk_errors
+            .iter()
+            .filter(|e| e.operation == "readdir")
+            .map(|e| e.path.clone()),
+    );
+
+    // Pass 1 (parallel): owned or not, and the checks that need no reading.
+    let verdicts: Vec<Verdict> = walked
+        .par_iter()
+        .map(|e| first_look(ctx, e, index.map.get(&e.path)))
+        .collect();
+
+    // Pass 2: hash each needed inode once, in parallel, in inode order for locality.
+    let mut jobs: Vec<HashJob> = verdicts
+        .iter()
+        .enumerate()
+        .filter(|(_, v)| {
+            matches!(
+                v,
+                Verdict::Owned {
+                    needs_hash: true,
+                    ..
+                }
+            )
+        })
+        .map(|(i, _)| HashJob {
+            entry: i,
+            dev: walked[i].meta.dev,
+            ino: walked[i].meta.ino,
+        })
+        .collect();
+    jobs.sort_unstable_by_key(|j| (j.dev, j.ino));
+    jobs.dedup_by_key(|j| (j.dev, j.ino));
+    let hashed: HashMap<(u64, u64), Result<digest::HashOutcome, String>> = jobs
+        .par_iter()
+        .map(|j| {
+            let e = &walked[j.entry];
+            let r =
+                digest::md5_file(&ctx.root.host_path(&e.path), &e.meta).map_err(|e| e.to_string());
+            ((j.dev, j.ino), r)
+        })
+        .collect();
+
+    let mut totals = Totals {
+        walked_entries: walked.len() as u64,
+        walked_bytes: walked
+            .iter()
+            .filter(|e| e.meta.kind == FileKind::Regular)
+            .map(|e| e.meta.size)
+            .sum(),
+        packaged_paths: index.map.len() as u64,
+        ..Default::default()
+    };
+    for j in &jobs {
+        totals.hashed_files += 1;
+        totals.hashed_bytes += walked[j.entry].meta.size;
+    }
+
+    let mut files = Vec::new();
+    let mut errors = Vec::new();
+    for (e, v) in walked.iter().zip(verdicts) {
+        match v {
+            Verdict::Added(category, reason) => {
+                let size = if e.meta.kind == FileKind::Regular {
+                    e.meta.size
+                } else {
+                    0
+                };
+                totals.added += 1;
+                totals.added_bytes += size;
+                let t = totals.added_by_category.entry(category).or_default();
+                t.files += 1;
+                t.bytes += size;
+                t.packed_by_default = category.packed_by_default();
+                files.push(Classified {
+                    path: e.path.clone(),
+                    change: Change::Added,
+                    meta: Some(e.meta),
+                    link_target: e.link_target.clone(),
+                    verify: None,
+                    config: false,
+                    owners: Vec::new(),
+                    category: Some(category),
+                    reason,
+                });
+            }
+            Verdict::Owned {
+                mut flags,
+                needs_hash,
+                digests,
+                config,
+                owners,
+            } => {
+                if needs_hash {
+                    match hashed.get(&(e.meta.dev, e.meta.ino)) {
+                        Some(Ok(digest::HashOutcome::Md5(d))) => {
+                            flags.digest = verify::Check::from_ok(
+                                digests
+                                    .iter()
+                                    .all(|want| matches!(want, Digest::Md5(w) if w == d)),
+                            );
+                        }
+                        Some(Ok(digest::HashOutcome::Changed(why))) => {
+                            totals.changed_while_read += 1;
+                            flags.digest = verify::Check::Unknown;
+                            errors.push(WalkError {
+                                path: e.path.clone(),
+                                operation: "hash",
+                                error: why.to_string(),
+                            });
+                        }
+                        Some(Err(msg)) => {
+                            flags.digest = verify::Check::Unknown;
+                            errors.push(WalkError {
+                                path: e.path.clone(),
+                                operation: "hash",
+                                error: msg.clone(),
+                            });
+                        }
+                        None => flags.digest = verify::Check::Unknown,
+                    }
+                }
+                if flags.any_failed() {
+                    totals.modified += 1;
+                    if e.meta.kind == FileKind::Regular {
+                        totals.modified_bytes += e.meta.size;
+                    }
+                    files.push(Classified {
+                        path: e.path.clone(),
+                        change: Change::Modified,
+                        meta: Some(e.meta),
+                        link_target: e.link_target.clone(),
+                        verify: Some(flags),
+                        config,
+                        owners,
+                        category: None,
+                        reason: "differs from the package database",
+                    });
+                } else {
+                    totals.unchanged += 1;
+                }
+            }
+        }
+    }
+
+    // Recorded paths that the walk did not find.
+    let mut missing: Vec<(&Vec<u8>, &Vec<(u16, &PackagedFile)>)> = index
+        .map
+        .par_iter()
+        .filter(|(path, _)| {
+            walked
+                .binary_search_by(|e| e.path.as_slice().cmp(path.as_slice()))
+                .is_err()
+        })
+        .collect();
+    missing.sort_unstable_by(|a, b| a.0.cmp(b.0));
+    for (path, recs) in missing {
+        if ctx.excludes.covers(path) || ctx.skipped_mounts.covers(path) || unreadable.covers(path) {
+            totals.not_checked += 1;
+            continue;
+        }
+        if let Some(required) = recs.iter().find(|(_, f)| f.presence == Presence::Required) {
+            let _ = required;
+            totals.deleted += 1;
+            files.push(Classified {
+                path: path.clone(),
+                change: Change::Deleted,
+                meta: None,
+                link_target: None,
+                verify: None,
+                config: recs.iter().any(|(_, f)| f.conffile),
+                owners: owners_of(recs),
+                category: None,
+                reason: "recorded by the package database, missing on disk",
+            });
+        } else {
+            let reason = recs
+                .iter()
+                .find_map(|(_, f)| match f.presence {
+                    Presence::NotInstalled(r) => Some(r),
+                    _ => None,
+                })
+                .unwrap_or("optional (obsolete conffile, leftover or alternative)");
+            *totals.not_installed.entry(reason).or_default() += 1;
+        }
+    }
+    files.sort_unstable_by(|a, b| a.path.cmp(&b.path));
+    errors.sort_by(|a, b| a.path.cmp(&b.path));
+    Classification {
+        files,
+        totals,
+        errors,
+    }
+}
+
+enum Verdict {
+    Added(Category, &'static str),
+    Owned {
+        flags: VerifyFlags,
+        needs_hash: bool,
+        digests: Vec<Digest>,
+        config: bool,
+        owners: Vec<OwnerRef>,
+    },
+}
+
+fn owners_of(recs: &[(u16, &PackagedFile)]) -> Vec<OwnerRef> {
+    let mut owners: Vec<OwnerRef> = recs
+        .iter()
+        .map(|(db, f)| OwnerRef {
+            db: *db,
+            owner: f.owner,
+        })
+        .collect();
+    owners.dedup();
+    owners
+}
+
+fn first_look(ctx: &Context, e: &WalkedEntry, recs: Option<&Vec<(u16, &PackagedFile)>>) -> Verdict {
+    let Some(recs) = recs else {
+        let (category, reason) = category::categorize(&e.path, ctx.swap_files);
+        return Verdict::Added(category, reason);
+    };
+    let mut flags = VerifyFlags::unchecked();
+    let digests: Vec<Digest> = recs.iter().filter_map(|(_, f)| f.digest.clone()).collect();
+    let mut needs_hash = false;
+    if !digests.is_empty() {
+        if e.meta.kind == FileKind::Regular {
+            needs_hash = true;
+        } else {
+            // A digest is recorded, so a regular file was installed: the type changed.
+            flags.mode = verify::Check::Failed;
+        }
+    }
+    for (_, f) in recs {
+        verify::check_expected(&mut flags, &f.expected, &e.meta, ctx.accounts);
+    }
+    Verdict::Owned {
+        flags,
+        needs_hash,
+        digests,
+        config: recs.iter().any(|(_, f)| f.conffile),
+        owners: owners_of(recs),
+    }
+}

@@ -147,7 +147,12 @@ pub fn walk(opts: &WalkOptions) -> WalkResult {
             }]);
             rayon::scope(|s| walk_dir(s, opts, &shared, b"/".to_vec()));
         }
-        Ok(_) => push_error(&shared, b"/".to_vec(), "lstat", "the root is not a directory".into()),
+        Ok(_) => push_error(
+            &shared,
+            b"/".to_vec(),
+            "lstat",
+            "the root is not a directory".into(),
+        ),
         Err(e) => push_error(&shared, b"/".to_vec(), "lstat", e.to_string()),
     }
     let mut entries: Vec<WalkedEntry> = shared
@@ -158,7 +163,10 @@ pub fn walk(opts: &WalkOptions) -> WalkResult {
         .flatten()
         .collect();
     entries.sort_unstable_by(|a, b| a.path.cmp(&b.path));
-    let mut errors = shared.errors.into_inner().unwrap_or_else(|p| p.into_inner());
+    let mut errors = shared
+        .errors
+        .into_inner()
+        .unwrap_or_else(|p| p.into_inner());
     errors.sort_by(|a, b| a.path.cmp(&b.path));
     WalkResult {
         entries,

@@ -26,7 +26,10 @@ impl PackageDb for DpkgDb {
         &self.admindir
     }
     fn lock_files(&self) -> Vec<PathBuf> {
-        vec![self.admindir.join("lock-frontend"), self.admindir.join("lock")]
+        vec![
+            self.admindir.join("lock-frontend"),
+            self.admindir.join("lock"),
+        ]
     }
     fn read(&self, _root: &RootFs) -> Result<DbContents, DbError> {
         Ok(DbContents::default())

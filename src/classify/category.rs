@@ -1,0 +1,428 @@
+//! Why an unowned file is there, and whether the overlay packs it by default.
+//!
+//! "Unowned" is not "unknown": many files are written by maintainer scripts or at run time.
+//! They are still real data on a migrated host, so they are *reported*; the category lets
+//! a user filter them, and decides the default packing policy the overlay follows.
+//! First matching rule wins; rules are checked in the order of [`RULES`].
+
+use serde::Serialize;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Category {
+    /// Private keys and password hashes: listed, never packed unless asked for by name.
+    Secret,
+    /// Must differ on every machine (machine-id, random seed): listed, not packed.
+    HostIdentity,
+    /// Swap files: listed, not packed (contents are stale memory).
+    Swap,
+    /// Files of a running database server: a copy is torn; packed, with a warning.
+    LiveDb,
+    /// Container images and volumes: images can be pulled again, volumes are data; packed.
+    ContainerStorage,
+    /// The package manager's own database: the target image builds its own; not packed.
+    PackageDb,
+    /// Caches and compiled files a package or program rebuilds; packed (harmless), filterable.
+    Regenerable,
+    /// Logs: real history of the host; packed.
+    Log,
+    /// Nothing special is known: user or admin data; packed.
+    Unowned,
+}
+
+impl Category {
+    pub const ALL: [Category; 9] = [
+        Category::Secret,
+        Category::HostIdentity,
+        Category::Swap,
+        Category::LiveDb,
+        Category::ContainerStorage,
+        Category::PackageDb,
+        Category::Regenerable,
+        Category::Log,
+        Category::Unowned,
+    ];
+
+    /// Default overlay policy: packed unless the user names the path or category.
+    pub fn packed_by_default(self) -> bool {
+        !matches!(
+            self,
+            Category::Secret | Category::HostIdentity | Category::Swap | Category::PackageDb
+        )
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Category::Secret => "secret",
+            Category::HostIdentity => "host-identity",
+            Category::Swap => "swap",
+            Category::LiveDb => "live-db",
+            Category::ContainerStorage => "container-storage",
+            Category::PackageDb => "package-db",
+            Category::Regenerable => "regenerable",
+            Category::Log => "log",
+            Category::Unowned => "unowned",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Category> {
+        Category::ALL.into_iter().find(|c| c.name() == name)
+    }
+}
+
+/// How a rule matches a path of the scanned system.
+#[derive(Debug, Clone, Copy)]
+enum Pattern {
+    /// This exact path.
+    Exact(&'static str),
+    /// This directory and everything below it.
+    Under(&'static str),
+    /// Any path component equal to this (e.g. `__pycache__`).
+    Component(&'static str),
+    /// The last component ends with this.
+    Suffix(&'static str),
+    /// Files in a directory directly below `dir` (e.g. `/home/*/.ssh/`), last component
+    /// starting with `prefix` and not ending in `.pub`.
+    PrivateKeyIn {
+        dir: &'static str,
+        sub: &'static str,
+    },
+}
+
+pub struct Rule {
+    pattern: Pattern,
+    pub category: Category,
+    pub reason: &'static str,
+}
+
+const fn rule(pattern: Pattern, category: Category, reason: &'static str) -> Rule {
+    Rule {
+        pattern,
+        category,
+        reason,
+    }
+}
+
+use Category::*;
+use Pattern::*;
+
+/// The built-in rules. Sources: cruft-ng's ruleset and explain scripts, blueprint's ignore
+/// list, and what migrations break on (../shared/docs/peer-tools.md §2, §4).
+pub static RULES: &[Rule] = &[
+    // --- secrets: never leave the host by default
+    rule(Exact("/etc/shadow"), Secret, "password hashes"),
+    rule(Exact("/etc/shadow-"), Secret, "password hashes (backup)"),
+    rule(Exact("/etc/gshadow"), Secret, "group password hashes"),
+    rule(
+        Exact("/etc/gshadow-"),
+        Secret,
+        "group password hashes (backup)",
+    ),
+    rule(
+        Exact("/etc/security/opasswd"),
+        Secret,
+        "old password hashes",
+    ),
+    rule(
+        PrivateKeyIn {
+            dir: "/etc/ssh",
+            sub: "ssh_host_",
+        },
+        Secret,
+        "SSH host private key",
+    ),
+    rule(
+        PrivateKeyIn {
+            dir: "/root/.ssh",
+            sub: "id_",
+        },
+        Secret,
+        "SSH user private key",
+    ),
+    rule(
+        PrivateKeyIn {
+            dir: "/home/*/.ssh",
+            sub: "id_",
+        },
+        Secret,
+        "SSH user private key",
+    ),
+    rule(Under("/etc/ssl/private"), Secret, "TLS private keys"),
+    rule(Under("/etc/pki/tls/private"), Secret, "TLS private keys"),
+    rule(Under("/root/.gnupg"), Secret, "GnuPG private keyring"),
+    rule(Component(".gnupg"), Secret, "GnuPG private keyring"),
+    rule(Exact("/etc/krb5.keytab"), Secret, "Kerberos host keytab"),
+    // --- identity of this one machine
+    rule(Exact("/etc/machine-id"), HostIdentity, "systemd machine id"),
+    rule(
+        Exact("/var/lib/dbus/machine-id"),
+        HostIdentity,
+        "D-Bus machine id",
+    ),
+    rule(Exact("/etc/hostid"), HostIdentity, "host id"),
+    rule(
+        Exact("/var/lib/systemd/random-seed"),
+        HostIdentity,
+        "random seed",
+    ),
+    rule(Exact("/var/lib/random-seed"), HostIdentity, "random seed"),
+    rule(
+        Exact("/var/lib/urandom/random-seed"),
+        HostIdentity,
+        "random seed",
+    ),
+    rule(
+        Under("/var/lib/systemd/credential.secret"),
+        HostIdentity,
+        "systemd credential key",
+    ),
+    // --- package databases (the target image's package manager writes its own)
+    rule(Under("/var/lib/dpkg"), PackageDb, "dpkg database"),
+    rule(Under("/var/lib/rpm"), PackageDb, "rpm database"),
+    rule(Under("/usr/lib/sysimage/rpm"), PackageDb, "rpm database"),
+    rule(Under("/var/lib/pacman/local"), PackageDb, "pacman database"),
+    rule(Under("/lib/apk/db"), PackageDb, "apk database"),
+    rule(
+        Under("/var/lib/apt/lists"),
+        Regenerable,
+        "apt package lists (apt update)",
+    ),
+    rule(
+        Exact("/var/lib/apt/extended_states"),
+        PackageDb,
+        "apt auto-install marks",
+    ),
+    rule(Under("/var/cache/apt"), Regenerable, "apt cache"),
+    rule(Under("/var/cache/yum"), Regenerable, "yum cache"),
+    rule(Under("/var/cache/dnf"), Regenerable, "dnf cache"),
+    // --- running databases: a file copy of a live server is torn
+    rule(
+        Under("/var/lib/mysql"),
+        LiveDb,
+        "MySQL/MariaDB data directory",
+    ),
+    rule(
+        Under("/var/lib/postgresql"),
+        LiveDb,
+        "PostgreSQL data directory",
+    ),
+    rule(Under("/var/lib/pgsql"), LiveDb, "PostgreSQL data directory"),
+    rule(Under("/var/lib/mongodb"), LiveDb, "MongoDB data directory"),
+    rule(Under("/var/lib/redis"), LiveDb, "Redis data directory"),
+    rule(Under("/var/lib/etcd"), LiveDb, "etcd data directory"),
+    rule(
+        Under("/var/lib/influxdb"),
+        LiveDb,
+        "InfluxDB data directory",
+    ),
+    rule(
+        Under("/var/lib/cassandra"),
+        LiveDb,
+        "Cassandra data directory",
+    ),
+    rule(
+        Under("/var/lib/elasticsearch"),
+        LiveDb,
+        "Elasticsearch data directory",
+    ),
+    // --- containers
+    rule(
+        Under("/var/lib/docker"),
+        ContainerStorage,
+        "Docker images, containers and volumes",
+    ),
+    rule(
+        Under("/var/lib/containers"),
+        ContainerStorage,
+        "Podman/CRI-O storage",
+    ),
+    rule(
+        Under("/var/lib/containerd"),
+        ContainerStorage,
+        "containerd storage",
+    ),
+    rule(Under("/var/lib/lxc"), ContainerStorage, "LXC containers"),
+    rule(Under("/var/lib/lxd"), ContainerStorage, "LXD containers"),
+    rule(
+        Under("/var/lib/kubelet"),
+        ContainerStorage,
+        "kubelet pods and volumes",
+    ),
+    rule(
+        Under("/var/lib/snapd/snaps"),
+        ContainerStorage,
+        "snap images (reinstallable)",
+    ),
+    // --- logs
+    rule(Under("/var/log"), Log, "log file"),
+    // --- regenerable: caches and compiled artefacts
+    rule(
+        Component("__pycache__"),
+        Regenerable,
+        "Python bytecode cache",
+    ),
+    rule(Suffix(".pyc"), Regenerable, "Python bytecode"),
+    rule(Suffix(".pyo"), Regenerable, "Python bytecode"),
+    rule(Exact("/etc/ld.so.cache"), Regenerable, "ldconfig cache"),
+    rule(
+        Under("/etc/ssl/certs"),
+        Regenerable,
+        "CA hash links (update-ca-certificates)",
+    ),
+    rule(
+        Under("/etc/pki/ca-trust/extracted"),
+        Regenerable,
+        "CA bundle (update-ca-trust)",
+    ),
+    rule(
+        Under("/var/cache/fontconfig"),
+        Regenerable,
+        "fontconfig cache",
+    ),
+    rule(Under("/var/cache/man"), Regenerable, "man page index"),
+    rule(
+        Under("/var/cache/ldconfig"),
+        Regenerable,
+        "ldconfig auxiliary cache",
+    ),
+    rule(
+        Under("/var/cache/debconf"),
+        PackageDb,
+        "debconf answers database",
+    ),
+    rule(Under("/var/lib/ucf"), PackageDb, "ucf conffile registry"),
+    rule(
+        Under("/var/lib/systemd/deb-systemd-helper-enabled"),
+        PackageDb,
+        "deb-systemd-helper state",
+    ),
+    rule(
+        Under("/var/lib/systemd/deb-systemd-user-helper-enabled"),
+        PackageDb,
+        "deb-systemd-helper state",
+    ),
+    rule(
+        Exact("/usr/share/info/dir"),
+        Regenerable,
+        "info directory (install-info)",
+    ),
+    rule(Suffix("icon-theme.cache"), Regenerable, "GTK icon cache"),
+    rule(
+        Suffix("gschemas.compiled"),
+        Regenerable,
+        "GSettings schema cache",
+    ),
+    rule(Suffix("giomodule.cache"), Regenerable, "GIO module cache"),
+    rule(
+        Suffix("loaders.cache"),
+        Regenerable,
+        "gdk-pixbuf loaders cache",
+    ),
+    rule(Exact("/etc/udev/hwdb.bin"), Regenerable, "udev hwdb"),
+    rule(Exact("/usr/lib/udev/hwdb.bin"), Regenerable, "udev hwdb"),
+    rule(
+        Under("/usr/lib/locale/locale-archive"),
+        Regenerable,
+        "compiled locales (locale-gen)",
+    ),
+    rule(Under("/var/cache"), Regenerable, "cache directory"),
+    rule(
+        Under("/boot/grub/grub.cfg"),
+        Regenerable,
+        "generated by update-grub",
+    ),
+    rule(
+        Suffix(".dpkg-old"),
+        Unowned,
+        "previous conffile kept by dpkg",
+    ),
+];
+
+/// The category and reason of an unowned path. `swap_files` come from `/proc/swaps`.
+pub fn categorize(path: &[u8], swap_files: &[Vec<u8>]) -> (Category, &'static str) {
+    if swap_files.iter().any(|s| s == path) {
+        return (Swap, "active swap file (/proc/swaps)");
+    }
+    for r in RULES {
+        if matches(r.pattern, path) {
+            return (r.category, r.reason);
+        }
+    }
+    (Unowned, "no package owns it")
+}
+
+fn under(path: &[u8], dir: &[u8]) -> bool {
+    path == dir || (path.starts_with(dir) && path.get(dir.len()) == Some(&b'/'))
+}
+
+fn matches(p: Pattern, path: &[u8]) -> bool {
+    match p {
+        Exact(e) => path == e.as_bytes(),
+        Under(d) => under(path, d.as_bytes()),
+        Component(c) => path.split(|&b| b == b'/').any(|part| part == c.as_bytes()),
+        Suffix(s) => path.ends_with(s.as_bytes()),
+        PrivateKeyIn { dir, sub } => {
+            let Some(slash) = path.iter().rposition(|&b| b == b'/') else {
+                return false;
+            };
+            let (parent, name) = (&path[..slash], &path[slash + 1..]);
+            name.starts_with(sub.as_bytes())
+                && !name.ends_with(b".pub")
+                && dir_matches(parent, dir.as_bytes())
+        }
+    }
+}
+
+/// `dir` may contain one `*` standing for exactly one path component (`/home/*/.ssh`).
+fn dir_matches(parent: &[u8], dir: &[u8]) -> bool {
+    let a: Vec<&[u8]> = parent.split(|&b| b == b'/').collect();
+    let b: Vec<&[u8]> = dir.split(|&b| b == b'/').collect();
+    a.len() == b.len() && a.iter().zip(&b).all(|(x, y)| *y == b"*" || x == y)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cat(p: &str) -> Category {
+        categorize(p.as_bytes(), &[b"/swapfile".to_vec()]).0
+    }
+
+    #[test]
+    fn secrets_are_recognised_and_not_packed() {
+        assert_eq!(cat("/etc/shadow"), Secret);
+        assert_eq!(cat("/etc/ssh/ssh_host_ed25519_key"), Secret);
+        assert_eq!(cat("/etc/ssh/ssh_host_ed25519_key.pub"), Unowned);
+        assert_eq!(cat("/home/alice/.ssh/id_rsa"), Secret);
+        assert_eq!(cat("/home/alice/.ssh/id_rsa.pub"), Unowned);
+        assert_eq!(cat("/home/alice/x/.ssh/id_rsa"), Unowned);
+        assert_eq!(cat("/root/.ssh/id_ed25519"), Secret);
+        assert!(!Secret.packed_by_default());
+        assert!(!HostIdentity.packed_by_default());
+        assert!(!Swap.packed_by_default());
+        assert!(LiveDb.packed_by_default());
+    }
+
+    #[test]
+    fn other_categories() {
+        assert_eq!(cat("/swapfile"), Swap);
+        assert_eq!(cat("/etc/machine-id"), HostIdentity);
+        assert_eq!(cat("/var/lib/mysql/ibdata1"), LiveDb);
+        assert_eq!(cat("/var/lib/docker/overlay2/x"), ContainerStorage);
+        assert_eq!(
+            cat("/usr/lib/python3/dist-packages/x/__pycache__/a.cpython-311.pyc"),
+            Regenerable
+        );
+        assert_eq!(cat("/var/lib/dpkg/status"), PackageDb);
+        assert_eq!(cat("/var/lib/dpkgx"), Unowned);
+        assert_eq!(cat("/var/log/syslog"), Log);
+        assert_eq!(cat("/srv/www/index.html"), Unowned);
+    }
+
+    #[test]
+    fn names_round_trip() {
+        for c in Category::ALL {
+            assert_eq!(Category::from_name(c.name()), Some(c));
+        }
+    }
+}

@@ -1,0 +1,247 @@
+//! The short human summary printed at the end of a scan: counts, bytes, where the added
+//! data is, what was skipped, and where the full report went. Bounded in length whatever
+//! the host holds: at most [`TOP_DIRS`] directories and the first few errors.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+
+use crate::classify::{Change, Classified, Totals};
+use crate::path_bytes::display;
+use crate::walk::mounts::SkippedMount;
+use crate::walk::{FileKind, WalkError};
+
+pub const TOP_DIRS: usize = 8;
+const SHOWN_ERRORS: usize = 5;
+/// Directories are grouped at this depth (`/var/lib/docker`, `/home/alice`).
+const GROUP_DEPTH: usize = 3;
+
+pub struct SummaryInput<'a> {
+    pub root: &'a str,
+    pub distro: Option<&'a str>,
+    pub packages: &'a [(String, usize)],
+    pub files: &'a [Classified],
+    pub totals: &'a Totals,
+    pub skipped_mounts: &'a [SkippedMount],
+    pub errors: &'a [WalkError],
+    pub excluded: u64,
+    pub seconds: f64,
+    pub report_to: &'a str,
+}
+
+pub fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = n as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u < UNITS.len() - 1 {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", UNITS[u])
+    }
+}
+
+/// Thousands separators, for counts people read.
+pub fn count(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn group_of(path: &[u8]) -> &[u8] {
+    let mut seen = 0;
+    for (i, &b) in path.iter().enumerate() {
+        if b == b'/' && i > 0 {
+            seen += 1;
+            if seen == GROUP_DEPTH {
+                return &path[..i];
+            }
+        }
+    }
+    // A file directly in a shallow directory: group it under its parent.
+    match path.iter().rposition(|&b| b == b'/') {
+        Some(0) | None => b"/",
+        Some(p) => &path[..p],
+    }
+}
+
+pub fn render(s: &SummaryInput) -> String {
+    let t = s.totals;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "livescan {}: scanned {}{} in {:.1} s",
+        env!("CARGO_PKG_VERSION"),
+        s.root,
+        s.distro.map(|d| format!(" ({d})")).unwrap_or_default(),
+        s.seconds
+    );
+    let pk: Vec<String> = s
+        .packages
+        .iter()
+        .map(|(f, n)| format!("{} {f}", count(*n as u64)))
+        .collect();
+    let _ = writeln!(
+        out,
+        "  packages   {}",
+        if pk.is_empty() {
+            "none found".into()
+        } else {
+            pk.join(", ")
+        }
+    );
+    let _ = writeln!(
+        out,
+        "  walked     {} entries, {}",
+        count(t.walked_entries),
+        human_bytes(t.walked_bytes)
+    );
+    let _ = writeln!(
+        out,
+        "  verified   {} packaged paths unchanged; {} files hashed ({})",
+        count(t.unchanged),
+        count(t.hashed_files),
+        human_bytes(t.hashed_bytes)
+    );
+    let conf = s
+        .files
+        .iter()
+        .filter(|f| f.change == Change::Modified && f.config)
+        .count();
+    let _ = writeln!(
+        out,
+        "  modified   {} ({} config files), {}",
+        count(t.modified),
+        count(conf as u64),
+        human_bytes(t.modified_bytes)
+    );
+    let _ = writeln!(out, "  deleted    {}", count(t.deleted));
+    let not_inst: u64 = t.not_installed.values().sum();
+    if not_inst > 0 {
+        let why: Vec<String> = t
+            .not_installed
+            .iter()
+            .map(|(r, n)| format!("{} {r}", count(*n)))
+            .collect();
+        let _ = writeln!(out, "  not installed by design: {}", why.join(", "));
+    }
+    let _ = writeln!(
+        out,
+        "  added      {} entries, {}",
+        count(t.added),
+        human_bytes(t.added_bytes)
+    );
+    for (cat, ct) in &t.added_by_category {
+        let _ = writeln!(
+            out,
+            "    {:<18} {:>10} {:>11}{}",
+            cat.name(),
+            count(ct.files),
+            human_bytes(ct.bytes),
+            if ct.packed_by_default {
+                ""
+            } else {
+                "  (not packed unless named)"
+            }
+        );
+    }
+    // Where the added data is.
+    let mut groups: HashMap<&[u8], (u64, u64)> = HashMap::new();
+    for f in s.files.iter().filter(|f| f.change == Change::Added) {
+        let g = groups.entry(group_of(&f.path)).or_default();
+        g.0 += 1;
+        if let Some(m) = f.meta.filter(|m| m.kind == FileKind::Regular) {
+            g.1 += m.size;
+        }
+    }
+    if !groups.is_empty() {
+        let mut top: Vec<_> = groups.into_iter().collect();
+        top.sort_by(|a, b| {
+            b.1 .1
+                .cmp(&a.1 .1)
+                .then(b.1 .0.cmp(&a.1 .0))
+                .then(a.0.cmp(b.0))
+        });
+        let _ = writeln!(out, "  top directories of added data:");
+        for (dir, (n, bytes)) in top.iter().take(TOP_DIRS) {
+            let _ = writeln!(
+                out,
+                "    {:>11} {:>10} entries  {}",
+                human_bytes(*bytes),
+                count(*n),
+                display(dir)
+            );
+        }
+        if top.len() > TOP_DIRS {
+            let _ = writeln!(
+                out,
+                "    … and {} more directories",
+                count((top.len() - TOP_DIRS) as u64)
+            );
+        }
+    }
+    if !s.skipped_mounts.is_empty() {
+        let list: Vec<String> = s
+            .skipped_mounts
+            .iter()
+            .map(|m| format!("{} ({})", display(&m.mount_point), m.fstype))
+            .collect();
+        let _ = writeln!(out, "  skipped mounts: {}", list.join(", "));
+    }
+    if s.excluded > 0 || t.not_checked > 0 {
+        let _ = writeln!(
+            out,
+            "  excluded   {} entries by --exclude; {} packaged paths not checked (excluded, skipped mount or unreadable)",
+            count(s.excluded),
+            count(t.not_checked)
+        );
+    }
+    if !s.errors.is_empty() {
+        let _ = writeln!(
+            out,
+            "  errors     {} (unreadable or changed while read):",
+            count(s.errors.len() as u64)
+        );
+        for e in s.errors.iter().take(SHOWN_ERRORS) {
+            let _ = writeln!(
+                out,
+                "    {}: {}: {}",
+                display(&e.path),
+                e.operation,
+                e.error
+            );
+        }
+        if s.errors.len() > SHOWN_ERRORS {
+            let _ = writeln!(out, "    … see the report for the rest");
+        }
+    }
+    let _ = writeln!(out, "  report     {}", s.report_to);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats() {
+        assert_eq!(count(1234567), "1,234,567");
+        assert_eq!(count(12), "12");
+        assert_eq!(human_bytes(512), "512 B");
+        assert_eq!(human_bytes(1536), "1.5 KiB");
+        assert_eq!(
+            group_of(b"/root/.pyenv/versions/x"),
+            b"/root/.pyenv/versions"
+        );
+        assert_eq!(group_of(b"/etc/foo"), b"/etc");
+        assert_eq!(group_of(b"/swapfile"), b"/");
+    }
+}
