@@ -359,6 +359,16 @@ fn owners_of(recs: &[(u16, &PackagedFile)]) -> Vec<OwnerRef> {
 
 fn first_look(ctx: &Context, e: &WalkedEntry, recs: Option<&Vec<(u16, &PackagedFile)>>) -> Verdict {
     let Some(recs) = recs else {
+        if e.path == b"/" {
+            // The root directory always exists on the target too; nothing to pack or report.
+            return Verdict::Owned {
+                flags: VerifyFlags::unchecked(),
+                needs_hash: false,
+                digests: Vec::new(),
+                config: false,
+                owners: Vec::new(),
+            };
+        }
         let (category, reason) = category::categorize(&e.path, ctx.swap_files);
         return Verdict::Added(category, reason);
     };
