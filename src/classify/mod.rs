@@ -394,3 +394,6 @@ fn first_look(ctx: &Context, e: &WalkedEntry, recs: Option<&Vec<(u16, &PackagedF
         owners: owners_of(recs),
     }
 }
+
+#[cfg(test)]
+mod tests;
