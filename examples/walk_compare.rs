@@ -2,6 +2,7 @@
 //! 1. walkdir, one thread, `lstat` of every entry;
 //! 2. walkdir for readdir + rayon `par_iter` for the `lstat`s (crates.md's fastest);
 //! 3. livescan's walker: one rayon task per directory, `fstatat` relative to the dir fd.
+//!
 //! Usage: cargo run --release --example walk_compare -- /usr
 
 use std::time::Instant;

@@ -102,15 +102,18 @@ pub struct Classification {
     pub errors: Vec<WalkError>,
 }
 
+/// The records of one path: (database index, file record).
+type Records<'d> = Vec<(u16, &'d PackagedFile)>;
+
 /// Index of every packaged path, canonicalised, to the files that record it.
 struct OwnedIndex<'d> {
-    map: HashMap<Vec<u8>, Vec<(u16, &'d PackagedFile)>>,
+    map: HashMap<Vec<u8>, Records<'d>>,
 }
 
 impl<'d> OwnedIndex<'d> {
     fn build(root: &RootFs, dbs: &'d [DbContents]) -> OwnedIndex<'d> {
         let mut resolver = DirResolver::new(root);
-        let mut map: HashMap<Vec<u8>, Vec<(u16, &'d PackagedFile)>> = HashMap::new();
+        let mut map: HashMap<Vec<u8>, Records<'d>> = HashMap::new();
         for (i, db) in dbs.iter().enumerate() {
             let db_idx = u16::try_from(i).unwrap_or(u16::MAX);
             for f in &db.files {
@@ -285,7 +288,7 @@ pub fn classify(
     }
 
     // Recorded paths that the walk did not find.
-    let mut missing: Vec<(&Vec<u8>, &Vec<(u16, &PackagedFile)>)> = index
+    let mut missing: Vec<(&Vec<u8>, &Records)> = index
         .map
         .par_iter()
         .filter(|(path, _)| {
