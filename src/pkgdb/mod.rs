@@ -6,6 +6,7 @@
 //! applied) and annotated with what can be verified about it.
 
 pub mod dpkg;
+pub mod rpm;
 
 use std::path::{Path, PathBuf};
 

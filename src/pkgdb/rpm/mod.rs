@@ -1,0 +1,3 @@
+//! rpm databases: the header blob ([`header`]) and the three storage backends.
+
+pub mod header;
