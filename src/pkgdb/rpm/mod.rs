@@ -1,3 +1,4 @@
 //! rpm databases: the header blob ([`header`]) and the three storage backends.
 
+pub mod bdb;
 pub mod header;
