@@ -3,8 +3,6 @@
 //! Layout: `../shared/docs/package-databases.md` §1b. Every page number is checked against
 //! `last_pgno` and every chain is bounded, so a corrupt file gives an error, never a loop.
 
-use std::path::Path;
-
 const HASH_MAGIC: u32 = 0x0006_1561;
 const PAGE_HEADER: usize = 26;
 const P_HASH_UNSORTED: u8 = 2;
@@ -91,8 +89,11 @@ pub fn looks_like(bytes: &[u8]) -> bool {
         .unwrap_or(false)
 }
 
+/// One package: its key (rpm's header instance number) and header blob.
+pub type Record = (u32, Vec<u8>);
+
 /// All (key, header blob) records of a `Packages` file, skipping key 0 (rpm's instance counter).
-pub fn read_records(bytes: &[u8]) -> Result<Vec<(u32, Vec<u8>)>, BdbError> {
+pub fn read_records(bytes: &[u8]) -> Result<Vec<Record>, BdbError> {
     let magic = bytes
         .get(12..16)
         .ok_or_else(|| err(0, 12, "file shorter than a meta page"))?;
@@ -189,7 +190,7 @@ fn read_bucket_page(
     db: &Db,
     pgno: u32,
     page: &[u8],
-    out: &mut Vec<(u32, Vec<u8>)>,
+    out: &mut Vec<Record>,
 ) -> Result<(), BdbError> {
     let entries = db.page_u16(pgno, 20) as usize;
     if PAGE_HEADER + 2 * entries > db.page_size {
@@ -289,12 +290,6 @@ fn read_overflow(db: &Db, first: u32, total: usize) -> Result<Vec<u8>, BdbError>
     Ok(out)
 }
 
-/// Read a `Packages` file (convenience for callers holding a path).
-pub fn read_file(path: &Path) -> std::io::Result<Result<Vec<(u32, Vec<u8>)>, BdbError>> {
-    let bytes = std::fs::read(path)?;
-    Ok(read_records(&bytes))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -303,7 +298,7 @@ mod tests {
 
     fn names(path: &str) -> Option<Vec<String>> {
         let p = pkgdb_fixture(path)?;
-        let recs = read_file(&p).unwrap().unwrap();
+        let recs = read_records(&std::fs::read(&p).unwrap()).unwrap();
         let mut v: Vec<String> = recs
             .iter()
             .map(|(_, b)| Header::parse(b).unwrap().string_lossy(tag::NAME).unwrap())
