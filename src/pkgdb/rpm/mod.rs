@@ -2,3 +2,4 @@
 
 pub mod bdb;
 pub mod header;
+pub mod ndb;
