@@ -3,3 +3,4 @@
 pub mod bdb;
 pub mod header;
 pub mod ndb;
+pub mod sqlite;
