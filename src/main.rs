@@ -55,7 +55,7 @@ fn run_scan(args: ScanArgs, cfg: config::Config) -> Exit {
     let lock_path = args
         .lock_file
         .clone()
-        .unwrap_or_else(|| PathBuf::from("/run/lock/livescan.lock"));
+        .unwrap_or_else(lock::default_instance_lock_path);
     let _instance = match lock::acquire_instance_lock(&lock_path) {
         Ok(l) => l,
         Err(e @ lock::LockError::AlreadyRunning { .. }) => {
