@@ -44,6 +44,38 @@ pub fn open_gently(path: &Path) -> std::io::Result<File> {
     }
 }
 
+/// True when at least half of the file's pages are in the page cache (`mincore` on a
+/// read-only mapping; no page is faulted in by asking).
+fn mostly_cached(file: &File, size: u64) -> bool {
+    use std::os::fd::AsRawFd;
+    let Ok(len) = usize::try_from(size) else {
+        return false;
+    };
+    if len == 0 {
+        return true;
+    }
+    // SAFETY: a fresh read-only shared mapping of a file we hold open; unmapped below and
+    // never dereferenced, only passed to mincore.
+    unsafe {
+        let addr = libc::mmap(
+            std::ptr::null_mut(),
+            len,
+            libc::PROT_READ,
+            libc::MAP_SHARED,
+            file.as_raw_fd(),
+            0,
+        );
+        if addr == libc::MAP_FAILED {
+            return false;
+        }
+        let pages = len.div_ceil(4096);
+        let mut vec = vec![0u8; pages];
+        let ok = libc::mincore(addr, len, vec.as_mut_ptr()) == 0;
+        libc::munmap(addr, len);
+        ok && vec.iter().filter(|&&b| b & 1 == 1).count() * 2 >= pages
+    }
+}
+
 /// MD5 of the regular file at `path`, which the walk saw with metadata `seen`.
 pub fn md5_file(path: &Path, seen: &Meta) -> std::io::Result<HashOutcome> {
     let mut file = open_gently(path)?;
@@ -51,6 +83,9 @@ pub fn md5_file(path: &Path, seen: &Meta) -> std::io::Result<HashOutcome> {
     if before.ino() != seen.ino || before.dev() != seen.dev {
         return Ok(HashOutcome::Changed("replaced since the walk"));
     }
+    // Drop the pages afterwards only if we are the ones bringing them in: pages that were
+    // already cached belong to the workload (or to the previous scan) and stay.
+    let was_cached = mostly_cached(&file, before.size());
     let fd = std::os::fd::AsFd::as_fd(&file);
     let _ = posix_fadvise(fd, 0, 0, PosixFadviseAdvice::POSIX_FADV_SEQUENTIAL);
     let mut hasher = Md5::new();
@@ -68,8 +103,10 @@ pub fn md5_file(path: &Path, seen: &Meta) -> std::io::Result<HashOutcome> {
             total += n as u64;
         }
     });
-    let fd = std::os::fd::AsFd::as_fd(&file);
-    let _ = posix_fadvise(fd, 0, 0, PosixFadviseAdvice::POSIX_FADV_DONTNEED);
+    if !was_cached {
+        let fd = std::os::fd::AsFd::as_fd(&file);
+        let _ = posix_fadvise(fd, 0, 0, PosixFadviseAdvice::POSIX_FADV_DONTNEED);
+    }
     read_result?;
     let after = file.metadata()?;
     if after.size() != before.size()
