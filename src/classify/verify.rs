@@ -116,25 +116,25 @@ pub fn check_expected(
             .and(Check::from_ok(meta.mode & mask == mode & mask));
     }
     if let Some(user) = &want.user {
-        let want_id = match user {
-            UserRef::Id(id) => Some(*id),
-            UserRef::Name(n) => accounts.uid(n),
-        };
-        flags.user = flags.user.and(match want_id {
-            Some(id) => Check::from_ok(id == meta.uid),
-            None => Check::Unknown,
-        });
+        flags.user = flags
+            .user
+            .and(compare_id(user, meta.uid, |n| accounts.uid(n)));
     }
     if let Some(group) = &want.group {
-        let want_id = match group {
-            UserRef::Id(id) => Some(*id),
-            UserRef::Name(n) => accounts.gid(n),
-        };
-        flags.group = flags.group.and(match want_id {
-            Some(id) => Check::from_ok(id == meta.gid),
-            None => Check::Unknown,
-        });
+        flags.group = flags
+            .group
+            .and(compare_id(group, meta.gid, |n| accounts.gid(n)));
     }
+}
+
+/// A recorded owner against the numeric one on disk; a name unknown in the root's
+/// passwd/group cannot be checked.
+fn compare_id(want: &UserRef, actual: u32, lookup: impl Fn(&str) -> Option<u32>) -> Check {
+    let id = match want {
+        UserRef::Id(id) => Some(*id),
+        UserRef::Name(n) => lookup(n),
+    };
+    id.map_or(Check::Unknown, |id| Check::from_ok(id == actual))
 }
 
 #[cfg(test)]
