@@ -53,6 +53,7 @@ impl JsonPath {
 #[derive(Deserialize)]
 struct Report {
     scan: ScanSection,
+    totals: Totals,
     packages: Vec<PackageEntry>,
     mounts: Mounts,
     files: Vec<FileEntry>,
@@ -62,6 +63,13 @@ struct Report {
 #[derive(Deserialize)]
 struct ScanSection {
     excludes: Vec<String>,
+}
+
+#[derive(Deserialize)]
+struct Totals {
+    walked_entries: u64,
+    unchanged: u64,
+    hashed_files: u64,
 }
 
 #[derive(Deserialize)]
@@ -408,6 +416,20 @@ fn host_scan_agrees_with_dpkg_verify() {
         .map(|m| m.mount_point.bytes())
         .chain(report.scan.excludes.iter().map(|e| e.as_bytes().to_vec()))
         .collect();
+    // Nothing below is vacuous: the root itself was walked and files were really checked.
+    assert!(
+        !covers(&not_walked, b"/"),
+        "/ itself was skipped or excluded: nothing would be compared"
+    );
+    assert!(
+        report.totals.walked_entries > 0
+            && report.totals.unchanged > 0
+            && report.totals.hashed_files > 0,
+        "walked {}, unchanged {}, hashed {}",
+        report.totals.walked_entries,
+        report.totals.unchanged,
+        report.totals.hashed_files
+    );
     let filters = host_path_filters();
     let optional = optional_paths();
     let (overridden, diverted) = statoverride_and_diverted();

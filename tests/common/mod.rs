@@ -395,7 +395,8 @@ impl Root {
             .env("PATH", tool_path())
             .env_remove("DPKG_ROOT")
             .env_remove("DPKG_ADMINDIR")
-            .env("DPKG_COLORS", "never");
+            .env("DPKG_COLORS", "never")
+            .env("LC_ALL", "C");
         run_checked(&mut cmd, &format!("dpkg {}", args.join(" ")))
     }
 
@@ -426,7 +427,8 @@ impl Root {
             .args(args)
             .env("PATH", tool_path())
             .env_remove("DPKG_ROOT")
-            .env_remove("DPKG_ADMINDIR");
+            .env_remove("DPKG_ADMINDIR")
+            .env("LC_ALL", "C");
         run_checked(&mut cmd, &format!("{tool} {}", args.join(" ")))
     }
 
