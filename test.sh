@@ -1,23 +1,49 @@
 #!/usr/bin/env bash
-# The whole test suite: installs what the tests need (only when missing), then
-# fmt, clippy and cargo test. Run as root on Debian 12 with a Rust toolchain.
+# The whole test suite (the README's `./test.sh`): installs the Debian packages the tests
+# use, only when they are missing, then runs cargo fmt --check, clippy -D warnings and
+# cargo test. Meant for root on Debian 12 with a Rust toolchain; needs no network except
+# Debian's archive (only when something is missing) and crates.io.
+# CI runs .ci/run, which sets LIVESCAN_HOST_TESTS=1 (scan of this host vs dpkg --verify).
 set -euo pipefail
 cd "$(dirname "$0")"
 
+if ! command -v cargo >/dev/null && [ -x "${HOME:-/root}/.cargo/bin/cargo" ]; then
+  PATH="${HOME:-/root}/.cargo/bin:$PATH"
+fi
+command -v cargo >/dev/null || { echo "test.sh: cargo not found; install Rust: https://rustup.rs" >&2; exit 1; }
+
+# A command each package provides, and why the tests need it.
 need=()
-command -v dpkg-deb >/dev/null || need+=(dpkg-dev)
-command -v cruft >/dev/null || need+=(cruft-ng)
-command -v python3 >/dev/null || need+=(python3)
+command -v dpkg-architecture >/dev/null || need+=(dpkg-dev)  # Debian build tools
+command -v cruft >/dev/null || need+=(cruft-ng)              # reference for the unowned-file rules
+command -v python3 >/dev/null || need+=(python3)             # src/lock.rs: a second process holds a lock
+command -v setpriv >/dev/null || need+=(util-linux)          # tests/dpkg_root.rs: scan without CAP_DAC_OVERRIDE
+# dpkg, dpkg-deb, dpkg-divert, dpkg-statoverride, dpkg-query (package dpkg) and md5sum
+# (coreutils) are Essential on Debian; the tests that use them skip with a message elsewhere.
+
 if [ ${#need[@]} -gt 0 ]; then
-  if [ "$(id -u)" = 0 ]; then
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${need[@]}"
+  if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
+    echo "test.sh: missing ${need[*]} (apt-get install --no-install-recommends ${need[*]} as root); the tests that need them will skip" >&2
   else
-    echo "test.sh: missing ${need[*]}; install them (as root: apt-get install ${need[*]})" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    apt_install() { apt-get install -y -q --no-install-recommends "${need[@]}"; }
+    # `apt-get update` once, and only when the package lists are missing or outdated.
+    if ! ls /var/lib/apt/lists/*_Packages* >/dev/null 2>&1 || ! apt_install; then
+      apt-get update -q
+      apt_install
+    fi
   fi
 fi
-rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt clippy || true
+for component in rustfmt clippy; do
+  cmd=$([ "$component" = rustfmt ] && echo fmt || echo clippy)
+  if ! cargo "$cmd" --version >/dev/null 2>&1 && command -v rustup >/dev/null; then
+    rustup component add "$component"
+  fi
+done
 
+echo "== cargo fmt --check"
 cargo fmt --all -- --check
+echo "== cargo clippy --all-targets -D warnings"
 cargo clippy --all-targets --locked -- -D warnings
-cargo test --locked
+echo "== cargo test (LIVESCAN_HOST_TESTS=${LIVESCAN_HOST_TESTS:-unset})"
+cargo test --locked --no-fail-fast
