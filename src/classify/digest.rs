@@ -11,6 +11,7 @@ use std::path::Path;
 use md5::{Digest as _, Md5};
 use nix::fcntl::{posix_fadvise, PosixFadviseAdvice};
 
+use crate::pkgdb::digest::{AlgoSet, DigestAlgo};
 use crate::walk::Meta;
 
 /// Read size: large enough to amortise syscalls, small enough to stay in L2.
@@ -22,7 +23,8 @@ thread_local! {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum HashOutcome {
-    Md5([u8; 16]),
+    /// One full-length digest per requested algorithm.
+    Digests(Computed),
     /// The file is not the one the walk saw, or changed while read: no verdict.
     Changed(&'static str),
 }
@@ -76,8 +78,78 @@ fn mostly_cached(file: &File, size: u64) -> bool {
     }
 }
 
-/// MD5 of the regular file at `path`, which the walk saw with metadata `seen`.
-pub fn md5_file(path: &Path, seen: &Meta) -> std::io::Result<HashOutcome> {
+/// Digests computed from one read of a file.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Computed(Vec<(DigestAlgo, Vec<u8>)>);
+
+impl Computed {
+    pub fn get(&self, algo: DigestAlgo) -> Option<&[u8]> {
+        self.0
+            .iter()
+            .find(|(a, _)| *a == algo)
+            .map(|(_, v)| v.as_slice())
+    }
+}
+
+/// Several hash functions fed from one read.
+pub struct MultiHasher(Vec<(DigestAlgo, Box<dyn DynHasher>)>);
+
+/// Object-safe view of the RustCrypto `Digest` trait.
+pub trait DynHasher: Send {
+    fn update(&mut self, data: &[u8]);
+    fn finish(self: Box<Self>) -> Vec<u8>;
+}
+
+impl<D: md5::Digest + Send + 'static> DynHasher for D {
+    fn update(&mut self, data: &[u8]) {
+        md5::Digest::update(self, data);
+    }
+    fn finish(self: Box<Self>) -> Vec<u8> {
+        self.finalize().to_vec()
+    }
+}
+
+impl MultiHasher {
+    pub fn new(algos: AlgoSet) -> MultiHasher {
+        MultiHasher(
+            algos
+                .iter()
+                .map(|a| {
+                    let h: Box<dyn DynHasher> = match a {
+                        DigestAlgo::Md5 => Box::new(Md5::new()),
+                        DigestAlgo::Sha1 => Box::new(sha1::Sha1::new()),
+                        DigestAlgo::Sha224 => Box::new(sha2::Sha224::new()),
+                        DigestAlgo::Sha256 => Box::new(sha2::Sha256::new()),
+                        DigestAlgo::Sha384 => Box::new(sha2::Sha384::new()),
+                        DigestAlgo::Sha512 => Box::new(sha2::Sha512::new()),
+                    };
+                    (a, h)
+                })
+                .collect(),
+        )
+    }
+
+    pub fn update(&mut self, data: &[u8]) {
+        for (_, h) in &mut self.0 {
+            h.update(data);
+        }
+    }
+
+    pub fn finish(self) -> Computed {
+        Computed(self.0.into_iter().map(|(a, h)| (a, h.finish())).collect())
+    }
+}
+
+/// Digests of a byte string held in memory (apk records symlinks by their target string).
+pub fn hash_bytes(data: &[u8], algos: AlgoSet) -> Computed {
+    let mut h = MultiHasher::new(algos);
+    h.update(data);
+    h.finish()
+}
+
+/// Digests, with every algorithm in `algos`, of the regular file at `path`, which the walk
+/// saw with metadata `seen`.
+pub fn hash_file(path: &Path, seen: &Meta, algos: AlgoSet) -> std::io::Result<HashOutcome> {
     let mut file = open_gently(path)?;
     let before = file.metadata()?;
     if before.ino() != seen.ino || before.dev() != seen.dev {
@@ -88,7 +160,7 @@ pub fn md5_file(path: &Path, seen: &Meta) -> std::io::Result<HashOutcome> {
     let was_cached = mostly_cached(&file, before.size());
     let fd = std::os::fd::AsFd::as_fd(&file);
     let _ = posix_fadvise(fd, 0, 0, PosixFadviseAdvice::POSIX_FADV_SEQUENTIAL);
-    let mut hasher = Md5::new();
+    let mut hasher = MultiHasher::new(algos);
     let mut total: u64 = 0;
     let read_result = BUF.with(|buf| -> std::io::Result<()> {
         let mut buf = buf.borrow_mut();
@@ -116,7 +188,7 @@ pub fn md5_file(path: &Path, seen: &Meta) -> std::io::Result<HashOutcome> {
     {
         return Ok(HashOutcome::Changed("changed while read"));
     }
-    Ok(HashOutcome::Md5(hasher.finalize().into()))
+    Ok(HashOutcome::Digests(hasher.finish()))
 }
 
 #[cfg(test)]
@@ -129,11 +201,33 @@ mod tests {
         let p = dir.path().join("f");
         std::fs::write(&p, b"hello\n").unwrap();
         let meta = Meta::from_std(&std::fs::symlink_metadata(&p).unwrap());
-        let HashOutcome::Md5(d) = md5_file(&p, &meta).unwrap() else {
+        let mut algos = AlgoSet::default();
+        for a in DigestAlgo::ALL {
+            algos.insert(a);
+        }
+        let HashOutcome::Digests(d) = hash_file(&p, &meta, algos).unwrap() else {
             panic!("unexpected outcome")
         };
-        let hex: String = d.iter().map(|b| format!("{b:02x}")).collect();
-        assert_eq!(hex, "b1946ac92492d2347c6235b4d2611184");
+        let hex = |a| -> String {
+            d.get(a)
+                .unwrap()
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect()
+        };
+        // Oracles: coreutils md5sum/sha1sum/sha224sum/sha256sum/sha384sum/sha512sum of "hello\n".
+        assert_eq!(hex(DigestAlgo::Md5), "b1946ac92492d2347c6235b4d2611184");
+        assert_eq!(
+            hex(DigestAlgo::Sha1),
+            "f572d396fae9206628714fb2ce00f72e94f2258f"
+        );
+        assert_eq!(
+            hex(DigestAlgo::Sha256),
+            "5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03"
+        );
+        assert_eq!(d.get(DigestAlgo::Sha224).unwrap().len(), 28);
+        assert_eq!(d.get(DigestAlgo::Sha384).unwrap().len(), 48);
+        assert_eq!(d.get(DigestAlgo::Sha512).unwrap().len(), 64);
     }
 
     #[test]
@@ -148,7 +242,7 @@ mod tests {
         let now = Meta::from_std(&std::fs::symlink_metadata(&p).unwrap());
         if now.ino != meta.ino {
             assert_eq!(
-                md5_file(&p, &meta).unwrap(),
+                hash_file(&p, &meta, AlgoSet::default()).unwrap(),
                 HashOutcome::Changed("replaced since the walk")
             );
         }

@@ -5,6 +5,7 @@
 //! Hashing is the expensive part, so only files whose database records a digest are read,
 //! each inode once (hardlinks), in parallel on the rayon pool.
 
+pub mod caps;
 pub mod category;
 pub mod digest;
 pub mod verify;
@@ -18,7 +19,8 @@ pub use category::Category;
 pub use verify::VerifyFlags;
 
 use crate::accounts::Accounts;
-use crate::pkgdb::{DbContents, Digest, Owner, PackagedFile, Presence};
+use crate::pkgdb::digest::AlgoSet;
+use crate::pkgdb::{DbContents, Digest, Marker, Owner, PackagedFile, Presence};
 use crate::rootfs::{DirResolver, RootFs};
 use crate::walk::{Excludes, FileKind, Meta, WalkError, WalkedEntry};
 
@@ -48,6 +50,8 @@ pub struct Classified {
     /// rpm -V style attribute result, for modified paths.
     pub verify: Option<VerifyFlags>,
     pub config: bool,
+    /// rpm's marker letter (config, doc, ghost, license, readme) where the database has one.
+    pub marker: Option<Marker>,
     pub owners: Vec<OwnerRef>,
     /// For added paths.
     pub category: Option<Category>,
@@ -131,6 +135,7 @@ struct HashJob {
     entry: usize,
     dev: u64,
     ino: u64,
+    algos: AlgoSet,
 }
 
 pub fn classify(
@@ -158,29 +163,31 @@ pub fn classify(
     let mut jobs: Vec<HashJob> = verdicts
         .iter()
         .enumerate()
-        .filter(|(_, v)| {
-            matches!(
-                v,
-                Verdict::Owned {
-                    needs_hash: true,
-                    ..
-                }
-            )
-        })
-        .map(|(i, _)| HashJob {
-            entry: i,
-            dev: walked[i].meta.dev,
-            ino: walked[i].meta.ino,
+        .filter_map(|(i, v)| match v {
+            Verdict::Owned { hash, .. } if !hash.is_empty() => Some(HashJob {
+                entry: i,
+                dev: walked[i].meta.dev,
+                ino: walked[i].meta.ino,
+                algos: *hash,
+            }),
+            _ => None,
         })
         .collect();
     jobs.sort_unstable_by_key(|j| (j.dev, j.ino));
-    jobs.dedup_by_key(|j| (j.dev, j.ino));
+    // Hardlinks recorded by packages with different algorithms: one read, every algorithm.
+    jobs.dedup_by(|later, kept| {
+        let same = (later.dev, later.ino) == (kept.dev, kept.ino);
+        if same {
+            kept.algos = kept.algos.union(later.algos);
+        }
+        same
+    });
     let hashed: HashMap<(u64, u64), Result<digest::HashOutcome, String>> = jobs
         .par_iter()
         .map(|j| {
             let e = &walked[j.entry];
-            let r =
-                digest::md5_file(&ctx.root.host_path(&e.path), &e.meta).map_err(|e| e.to_string());
+            let r = digest::hash_file(&ctx.root.host_path(&e.path), &e.meta, j.algos)
+                .map_err(|e| e.to_string());
             ((j.dev, j.ino), r)
         })
         .collect();
@@ -223,6 +230,7 @@ pub fn classify(
                     link_target: e.link_target.clone(),
                     verify: None,
                     config: false,
+                    marker: None,
                     owners: Vec::new(),
                     category: Some(category),
                     reason,
@@ -230,19 +238,19 @@ pub fn classify(
             }
             Verdict::Owned {
                 mut flags,
-                needs_hash,
-                digests,
+                hash,
+                pending,
                 config,
+                marker,
                 owners,
             } => {
-                if needs_hash {
+                if !hash.is_empty() {
                     match hashed.get(&(e.meta.dev, e.meta.ino)) {
-                        Some(Ok(digest::HashOutcome::Md5(d))) => {
-                            flags.digest = verify::Check::from_ok(
-                                digests
-                                    .iter()
-                                    .all(|want| matches!(want, Digest::Md5(w) if w == d)),
-                            );
+                        Some(Ok(digest::HashOutcome::Digests(d))) => {
+                            let ok = pending
+                                .iter()
+                                .all(|want| d.get(want.algo).is_some_and(|c| want.matches(c)));
+                            flags.digest = flags.digest.and(verify::Check::from_ok(ok));
                         }
                         Some(Ok(digest::HashOutcome::Changed(why))) => {
                             totals.changed_while_read += 1;
@@ -276,6 +284,7 @@ pub fn classify(
                         link_target: e.link_target.clone(),
                         verify: Some(flags),
                         config,
+                        marker,
                         owners,
                         category: None,
                         reason: "differs from the package database",
@@ -313,6 +322,7 @@ pub fn classify(
                 link_target: None,
                 verify: None,
                 config: recs.iter().any(|(_, f)| f.conffile),
+                marker: recs.iter().find_map(|(_, f)| f.marker),
                 owners: owners_of(recs),
                 category: None,
                 reason: "recorded by the package database, missing on disk",
@@ -341,9 +351,12 @@ enum Verdict {
     Added(Category, &'static str),
     Owned {
         flags: VerifyFlags,
-        needs_hash: bool,
-        digests: Vec<Digest>,
+        /// Algorithms the file must be read with; empty = no read needed.
+        hash: AlgoSet,
+        /// Recorded digests still to compare once the file is hashed.
+        pending: Vec<Digest>,
         config: bool,
+        marker: Option<Marker>,
         owners: Vec<OwnerRef>,
     },
 }
@@ -366,35 +379,66 @@ fn first_look(ctx: &Context, e: &WalkedEntry, recs: Option<&Vec<(u16, &PackagedF
             // The root directory always exists on the target too; nothing to pack or report.
             return Verdict::Owned {
                 flags: VerifyFlags::unchecked(),
-                needs_hash: false,
-                digests: Vec::new(),
+                hash: AlgoSet::default(),
+                pending: Vec::new(),
                 config: false,
+                marker: None,
                 owners: Vec::new(),
             };
         }
         let (category, reason) = category::categorize(&e.path, ctx.swap_files);
         return Verdict::Added(category, reason);
     };
+    let owners = owners_of(recs);
+    // rpm -V does not compare mtimes of a path that several installed packages own.
+    let shared = owners.len() > 1;
+    let host_path = ctx.root.host_path(&e.path);
+    let disk = verify::OnDisk {
+        meta: &e.meta,
+        link_target: e.link_target.as_deref(),
+        host_path: &host_path,
+    };
     let mut flags = VerifyFlags::unchecked();
-    let digests: Vec<Digest> = recs.iter().filter_map(|(_, f)| f.digest.clone()).collect();
-    let mut needs_hash = false;
-    if !digests.is_empty() {
-        if e.meta.kind == FileKind::Regular {
-            needs_hash = true;
-        } else {
-            // A digest is recorded, so a regular file was installed: the type changed.
-            flags.mode = verify::Check::Failed;
+    let mut hash = AlgoSet::default();
+    let mut pending = Vec::new();
+    let mut type_changed = false;
+    for (_, f) in recs {
+        verify::check_attrs(&mut flags, &f.expected, &disk, shared, ctx.accounts);
+        let Some(want) = &f.digest else { continue };
+        match e.meta.kind {
+            FileKind::Regular => {
+                if f.expected.size.is_some_and(|s| s != e.meta.size) {
+                    // Same content has the same size: no need to read the file to know.
+                    flags.digest = flags.digest.and(verify::Check::Failed);
+                } else {
+                    hash.insert(want.algo);
+                    pending.push(want.clone());
+                }
+            }
+            FileKind::Symlink if f.expected.symlink_digest => {
+                let target = e.link_target.as_deref().unwrap_or_default();
+                let mut algos = AlgoSet::default();
+                algos.insert(want.algo);
+                let computed = digest::hash_bytes(target, algos);
+                let ok = computed.get(want.algo).is_some_and(|c| want.matches(c));
+                flags.digest = flags.digest.and(verify::Check::from_ok(ok));
+            }
+            // A digest is recorded, so a regular file was installed.
+            _ => type_changed = true,
         }
     }
-    for (_, f) in recs {
-        verify::check_expected(&mut flags, &f.expected, &e.meta, ctx.accounts);
+    if type_changed && !flags.any_failed() {
+        // Nothing else the database records shows the change of type (dpkg records only a
+        // digest): report it as a mode change, as `dpkg --verify` does.
+        flags.mode = verify::Check::Failed;
     }
     Verdict::Owned {
         flags,
-        needs_hash,
-        digests,
+        hash,
+        pending,
         config: recs.iter().any(|(_, f)| f.conffile),
-        owners: owners_of(recs),
+        marker: recs.iter().find_map(|(_, f)| f.marker),
+        owners,
     }
 }
 

@@ -11,7 +11,7 @@ use crate::pkgdb::{ExpectedAttrs, Package};
 use crate::walk::{self, WalkOptions};
 
 fn md5(data: &[u8]) -> Digest {
-    Digest::Md5(Md5::digest(data).into())
+    Digest::md5(Md5::digest(data).into())
 }
 
 fn file(path: &str, digest: Option<Digest>, presence: Presence) -> PackagedFile {
@@ -20,6 +20,7 @@ fn file(path: &str, digest: Option<Digest>, presence: Presence) -> PackagedFile 
         owner: Owner::Package(0),
         digest,
         conffile: path.starts_with("/etc/"),
+        marker: None,
         presence,
         expected: ExpectedAttrs::default(),
     }

@@ -5,9 +5,12 @@
 
 use serde::{Serialize, Serializer};
 
+use std::path::Path;
+
+use super::caps;
 use crate::accounts::Accounts;
 use crate::pkgdb::{ExpectedAttrs, UserRef};
-use crate::walk::Meta;
+use crate::walk::{xattr, FileKind, Meta};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Check {
@@ -27,7 +30,7 @@ impl Check {
     }
 
     /// Combine two checks of the same attribute: any failure wins, then any pass.
-    fn and(self, other: Check) -> Check {
+    pub fn and(self, other: Check) -> Check {
         match (self, other) {
             (Check::Failed, _) | (_, Check::Failed) => Check::Failed,
             (Check::Ok, _) | (_, Check::Ok) => Check::Ok,
@@ -101,19 +104,68 @@ impl Serialize for VerifyFlags {
     }
 }
 
-/// Compare the recorded mode/owner/group (dpkg: statoverride) with `lstat`.
-pub fn check_expected(
+/// What is on disk at a recorded path.
+pub struct OnDisk<'a> {
+    pub meta: &'a Meta,
+    pub link_target: Option<&'a [u8]>,
+    /// Where to read xattrs (caps, ACL) from, on the host.
+    pub host_path: &'a Path,
+}
+
+/// Compare everything but the digest that a record expects with what is on disk, under
+/// rpm -V's rules (lib/verify.cc): a symlink has no mode, a non-symlink no target, a
+/// non-regular file no size, mtime or caps; mtime is not compared when several packages own
+/// the path (`shared`). A record that expects nothing leaves the flags unknown (`?`).
+pub fn check_attrs(
     flags: &mut VerifyFlags,
     want: &ExpectedAttrs,
-    meta: &Meta,
+    disk: &OnDisk,
+    shared: bool,
     accounts: &Accounts,
 ) {
-    if let Some(mode) = want.mode {
+    let meta = disk.meta;
+    let is_link = meta.kind == FileKind::Symlink;
+    let is_reg = meta.kind == FileKind::Regular;
+    if let Some(mode) = want.mode.filter(|_| !is_link) {
         // Compare the type bits only when the database recorded them.
         let mask = if mode & libc::S_IFMT != 0 { !0 } else { 0o7777 };
-        flags.mode = flags
-            .mode
-            .and(Check::from_ok(meta.mode & mask == mode & mask));
+        let mut ok = meta.mode & mask == mode & mask;
+        if ok && want.acl_is_mode_change {
+            ok = !xattr::has_extended_acl(disk.host_path).unwrap_or(false);
+        }
+        flags.mode = flags.mode.and(Check::from_ok(ok));
+    }
+    if let Some(target) = &want.link_target {
+        if is_link {
+            let ok = disk.link_target == Some(target.as_slice());
+            flags.link = flags.link.and(Check::from_ok(ok));
+        }
+    }
+    if let Some(rdev) = want.rdev {
+        let want_type = want.mode.unwrap_or(0) & libc::S_IFMT;
+        let is_dev = |t: u32| t == libc::S_IFCHR || t == libc::S_IFBLK;
+        let disk_type = meta.mode & libc::S_IFMT;
+        let ok = if is_dev(want_type) != is_dev(disk_type)
+            || (is_dev(want_type) && want_type != disk_type)
+        {
+            false
+        } else if is_dev(disk_type) {
+            meta.rdev & 0xffff == u64::from(rdev & 0xffff)
+        } else {
+            true
+        };
+        flags.device = flags.device.and(Check::from_ok(ok));
+    }
+    if is_reg {
+        if let Some(size) = want.size {
+            flags.size = flags.size.and(Check::from_ok(meta.size == size));
+        }
+        if let Some(mtime) = want.mtime.filter(|_| !shared) {
+            flags.mtime = flags.mtime.and(Check::from_ok(meta.mtime == mtime));
+        }
+        if let Some(caps) = &want.caps {
+            flags.caps = flags.caps.and(check_caps(caps, disk.host_path));
+        }
     }
     if let Some(user) = &want.user {
         flags.user = flags
@@ -124,6 +176,20 @@ pub fn check_expected(
         flags.group = flags
             .group
             .and(compare_id(group, meta.gid, |n| accounts.gid(n)));
+    }
+}
+
+/// Recorded capabilities (`cap_to_text`, "" = none) against the file's xattr.
+fn check_caps(want: &str, host_path: &Path) -> Check {
+    let Some(want) = caps::parse_text(want) else {
+        return Check::Unknown;
+    };
+    match xattr::get(host_path, "security.capability") {
+        Ok(None) => Check::from_ok(want == caps::FileCaps::default()),
+        Ok(Some(v)) => {
+            caps::parse_xattr(&v).map_or(Check::Failed, |have| Check::from_ok(have == want))
+        }
+        Err(_) => Check::Unknown,
     }
 }
 
@@ -164,15 +230,22 @@ mod tests {
         meta.gid = 997;
         let want = ExpectedAttrs {
             mode: Some(0o2755),
-            user: None,
             group: Some(UserRef::Name("plocate".into())),
+            ..ExpectedAttrs::default()
         };
-        let mut f = VerifyFlags::unchecked();
-        check_expected(&mut f, &want, &meta, &acc);
-        assert_eq!(f.render(), "?.????.??");
+        let check = |meta: &Meta| {
+            let disk = OnDisk {
+                meta,
+                link_target: None,
+                host_path: dir.path(),
+            };
+            let mut f = VerifyFlags::unchecked();
+            check_attrs(&mut f, &want, &disk, false, &acc);
+            f
+        };
+        assert_eq!(check(&meta).render(), "?.????.??");
         meta.mode = libc::S_IFREG | 0o755;
-        let mut f = VerifyFlags::unchecked();
-        check_expected(&mut f, &want, &meta, &acc);
+        let f = check(&meta);
         assert_eq!(f.render(), "?M????.??");
     }
 }

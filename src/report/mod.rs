@@ -142,6 +142,8 @@ struct FileView<'a> {
     verify: Option<String>,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     config: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    marker: Option<crate::pkgdb::Marker>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     packages: Vec<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -277,6 +279,7 @@ fn file_view<'a>(f: &'a Classified, r: &'a ReportInput) -> FileView<'a> {
             _ => f.verify.map(|v| v.render()),
         },
         config: f.config,
+        marker: f.marker,
         packages,
         category: f.category,
         reason: f.reason,

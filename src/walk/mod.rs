@@ -7,6 +7,7 @@
 
 pub mod exclude;
 pub mod mounts;
+pub mod xattr;
 
 use std::fs;
 use std::os::unix::ffi::OsStrExt;

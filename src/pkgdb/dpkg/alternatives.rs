@@ -105,6 +105,7 @@ pub fn read_all(admindir: &Path, warnings: &mut Vec<String>) -> Result<Vec<Packa
                 owner: Owner::Alternatives,
                 digest: None,
                 conffile: false,
+                marker: None,
                 presence: Presence::Optional,
                 expected: ExpectedAttrs::default(),
             })),

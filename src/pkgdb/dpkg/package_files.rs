@@ -258,8 +258,9 @@ pub fn package_files(
         files.push(PackagedFile {
             path: real.to_vec(),
             owner,
-            digest: digest.map(Digest::Md5),
+            digest: digest.map(Digest::md5),
             conffile,
+            marker: None,
             presence,
             expected,
         });

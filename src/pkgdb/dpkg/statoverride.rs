@@ -21,7 +21,7 @@ fn user_ref(word: &[u8]) -> Option<UserRef> {
             .filter(|s| s.bytes().all(|b| b.is_ascii_digit()))
             .and_then(|s| s.parse().ok())
             .map(UserRef::Id),
-        None => Some(UserRef::Name(String::from_utf8_lossy(word).into_owned())),
+        None => Some(UserRef::Name(String::from_utf8_lossy(word).into())),
     }
 }
 
@@ -46,6 +46,7 @@ impl StatOverrides {
                         mode: Some(mode),
                         user: Some(user),
                         group: Some(group),
+                        ..ExpectedAttrs::default()
                     },
                 ))
             })();

@@ -74,7 +74,7 @@ const MD5_A: &str = "d41d8cd98f00b204e9800998ecf8427e";
 const MD5_B: &str = "0cc175b9c0f1b6a831c399e269772661";
 
 fn md5(hex: &str) -> Option<Digest> {
-    info::parse_md5_hex(hex.as_bytes()).map(Digest::Md5)
+    info::parse_md5_hex(hex.as_bytes()).map(Digest::md5)
 }
 
 // ---- the shared fixtures ----
