@@ -43,6 +43,7 @@ fn main() {
             link_target: None,
             verify: None,
             config: false,
+            marker: None,
             owners: Vec::new(),
             category: Some(Category::Unowned),
             reason: "no package owns it",

@@ -24,7 +24,7 @@ impl DigestAlgo {
         DigestAlgo::Sha512,
     ];
 
-    pub fn len(self) -> usize {
+    pub fn output_len(self) -> usize {
         match self {
             DigestAlgo::Md5 => 16,
             DigestAlgo::Sha1 => 20,
@@ -101,7 +101,7 @@ pub struct Digest {
 impl Digest {
     /// `None` unless `value` is the algorithm's full length.
     pub fn new(algo: DigestAlgo, value: &[u8]) -> Option<Digest> {
-        (value.len() == algo.len()).then(|| Digest {
+        (value.len() == algo.output_len()).then(|| Digest {
             algo,
             value: value.into(),
         })
@@ -109,7 +109,7 @@ impl Digest {
 
     /// A truncated digest (at least 16 bytes, at most the full length).
     pub fn truncated(algo: DigestAlgo, value: &[u8]) -> Option<Digest> {
-        (value.len() >= 16 && value.len() <= algo.len()).then(|| Digest {
+        (value.len() >= 16 && value.len() <= algo.output_len()).then(|| Digest {
             algo,
             value: value.into(),
         })
@@ -124,7 +124,7 @@ impl Digest {
 
     /// Lower- or upper-case hex of the full length.
     pub fn from_hex(algo: DigestAlgo, hex: &[u8]) -> Option<Digest> {
-        if hex.len() != algo.len() * 2 {
+        if hex.len() != algo.output_len() * 2 {
             return None;
         }
         let value = decode_hex(hex)?;
@@ -137,7 +137,7 @@ impl Digest {
 
     /// Does a freshly computed full-length digest of the same algorithm match?
     pub fn matches(&self, computed: &[u8]) -> bool {
-        computed.len() == self.algo.len() && computed.starts_with(&self.value)
+        computed.len() == self.algo.output_len() && computed.starts_with(&self.value)
     }
 
     pub fn hex(&self) -> String {
