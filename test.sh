@@ -18,6 +18,12 @@ command -v dpkg-architecture >/dev/null || need+=(dpkg-dev)  # Debian build tool
 command -v cruft >/dev/null || need+=(cruft-ng)              # reference for the unowned-file rules
 command -v python3 >/dev/null || need+=(python3)             # src/lock.rs: a second process holds a lock
 command -v setpriv >/dev/null || need+=(util-linux)          # tests/dpkg_root.rs: scan without CAP_DAC_OVERRIDE
+command -v rpmbuild >/dev/null || need+=(rpm)                # tests/rpm_root.rs: real rpm roots, rpm -V/-q as oracle
+command -v db_load >/dev/null || need+=(db-util)             # BDB rpmdb built from real headers
+command -v pacman >/dev/null || need+=(pacman-package-manager) # tests/pacman_root.rs: pacman -r, -Qkk as oracle
+command -v makepkg >/dev/null || need+=(makepkg)             # builds the pacman test package
+command -v bsdtar >/dev/null || need+=(libarchive-tools)     # makepkg packs with bsdtar
+command -v zstd >/dev/null || need+=(zstd)
 # dpkg, dpkg-deb, dpkg-divert, dpkg-statoverride, dpkg-query (package dpkg) and md5sum
 # (coreutils) are Essential on Debian; the tests that use them skip with a message elsewhere.
 

@@ -5,8 +5,10 @@
 //! path they record, already mapped to where the file really lives (diversions
 //! applied) and annotated with what can be verified about it.
 
+pub mod apk;
 pub mod digest;
 pub mod dpkg;
+pub mod pacman;
 pub mod rpm;
 
 use std::path::{Path, PathBuf};
