@@ -47,6 +47,9 @@ pub fn detect(root: &RootFs) -> Vec<Box<dyn PackageDb>> {
     if let Some(db) = dpkg::DpkgDb::detect(root) {
         found.push(Box::new(db));
     }
+    if let Some(db) = rpm::RpmDb::detect(root) {
+        found.push(Box::new(db));
+    }
     found
 }
 
@@ -64,6 +67,10 @@ pub enum DbError {
         line: usize,
         message: String,
     },
+    /// A binary database that is not what its magic promised; the message names the
+    /// offset/page.
+    #[error("{path}: {message}")]
+    Corrupt { path: PathBuf, message: String },
 }
 
 /// Everything a database says about the installed system.
