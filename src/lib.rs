@@ -11,6 +11,8 @@ pub mod classify;
 pub mod cli;
 pub mod config;
 pub mod exit_code;
+#[doc(hidden)]
+pub mod fuzz_targets;
 pub mod lock;
 pub mod path_bytes;
 pub mod pkgdb;

@@ -1,0 +1,52 @@
+//! Entry points for the parsers of untrusted bytes, shared by the `cargo fuzz` targets
+//! (`fuzz/fuzz_targets/*.rs`) and the seed replay in `tests/fuzz_seeds.rs`, so CI replays
+//! exactly what the fuzzers run. Each must return (an error is fine) and never panic,
+//! whatever the input; the extra reads exercise every accessor on what did parse.
+
+use crate::pkgdb::rpm::{bdb, header, ndb, package};
+
+/// Every target, by the name of its corpus directory.
+pub const TARGETS: [(&str, fn(&[u8])); 4] = [
+    ("rpm_header", rpm_header),
+    ("rpm_bdb", rpm_bdb),
+    ("rpm_ndb", rpm_ndb),
+    ("dpkg_status", dpkg_status),
+];
+
+/// One header blob, then everything the scan reads from it.
+pub fn rpm_header(data: &[u8]) {
+    let Ok(h) = header::Header::parse(data) else {
+        return;
+    };
+    let _ = package::package_from_header(&h, 0, &mut package::Interner::default());
+    for t in [
+        header::tag::NAME,
+        header::tag::BASENAMES,
+        header::tag::FILEMODES,
+    ] {
+        let _ = (h.string(t), h.string_array(t), h.ints(t), h.bin(t));
+    }
+}
+
+/// A Berkeley DB `Packages` file; each record then as a header.
+pub fn rpm_bdb(data: &[u8]) {
+    if let Ok(records) = bdb::read_records(data) {
+        for (_, blob) in records.iter().take(16) {
+            rpm_header(blob);
+        }
+    }
+}
+
+/// An NDB `Packages.db`; each record then as a header.
+pub fn rpm_ndb(data: &[u8]) {
+    if let Ok(records) = ndb::read_records(data) {
+        for (_, blob) in records.iter().take(16) {
+            rpm_header(blob);
+        }
+    }
+}
+
+/// dpkg's `status` file (and, through the same parser, `status.d/*` and `updates/*`).
+pub fn dpkg_status(data: &[u8]) {
+    let _ = crate::pkgdb::dpkg::parse_status_bytes(data);
+}
