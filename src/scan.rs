@@ -101,12 +101,14 @@ pub fn run(opts: &ScanOptions) -> Result<ScanResult, ScanError> {
     let accounts = Accounts::load(&root);
     let swap_files = swap_files(&root);
     let t = Instant::now();
+    let prelink = classify::prelink::Prelink::detect(&root);
     let ctx = classify::Context {
         root: &root,
         accounts: &accounts,
         excludes: &excludes,
         skipped_mounts: &skip,
         swap_files: &swap_files,
+        prelink: prelink.as_ref(),
     };
     let classification = classify::classify(&ctx, &walked.entries, &walked.errors, &databases);
     let classify_s = t.elapsed().as_secs_f64();

@@ -8,6 +8,7 @@
 pub mod caps;
 pub mod category;
 pub mod digest;
+pub mod prelink;
 pub mod verify;
 
 use std::collections::{BTreeMap, HashMap};
@@ -68,6 +69,9 @@ pub struct Context<'a> {
     pub skipped_mounts: &'a Excludes,
     /// Active swap files (scanned paths), from `/proc/swaps`.
     pub swap_files: &'a [Vec<u8>],
+    /// Set when the root uses prelink: size/digest mismatches of ELF files are re-checked
+    /// on the un-prelinked content.
+    pub prelink: Option<&'a prelink::Prelink>,
 }
 
 #[derive(Debug, Default, Clone, Serialize)]
@@ -94,6 +98,8 @@ pub struct Totals {
     pub not_checked: u64,
     pub hashed_files: u64,
     pub hashed_bytes: u64,
+    /// Prelinked files whose original (prelink undone) matches the package.
+    pub prelinked_unchanged: u64,
     pub changed_while_read: u64,
     pub added_by_category: BTreeMap<Category, CategoryTotal>,
 }
@@ -272,7 +278,22 @@ pub fn classify(
                         None => flags.digest = verify::Check::Unknown,
                     }
                 }
-                if flags.any_failed() {
+                let mut reason = "differs from the package database";
+                if (flags.size == verify::Check::Failed || flags.digest == verify::Check::Failed)
+                    && e.meta.kind == FileKind::Regular
+                {
+                    if let Some(pl) = ctx.prelink {
+                        if let Some(r) =
+                            recheck_prelinked(ctx, pl, e, index.map.get(&e.path), &mut flags)
+                        {
+                            reason = r;
+                            if !flags.any_failed() && r == PRELINK_MATCHES {
+                                totals.prelinked_unchanged += 1;
+                            }
+                        }
+                    }
+                }
+                if flags.any_failed() || reason == PRELINK_UNVERIFIABLE {
                     totals.modified += 1;
                     if e.meta.kind == FileKind::Regular {
                         totals.modified_bytes += e.meta.size;
@@ -287,7 +308,7 @@ pub fn classify(
                         marker,
                         owners,
                         category: None,
-                        reason: "differs from the package database",
+                        reason,
                     });
                 } else {
                     totals.unchanged += 1;
@@ -344,6 +365,70 @@ pub fn classify(
         files,
         totals,
         errors,
+    }
+}
+
+const PRELINK_MATCHES: &str = "prelinked; matches the package once prelink is undone";
+const PRELINK_UNVERIFIABLE: &str =
+    "prelinked; prelink is not available here to undo it, so its content cannot be verified";
+const PRELINK_DIFFERS: &str = "prelinked, and differs from the package even with prelink undone";
+
+/// Size or digest failed on a file of a root that uses prelink: if the file is prelinked,
+/// compare what `prelink -y` restores instead (rpm -V does the same). Returns the reason
+/// to report, or `None` when the file is not prelinked.
+fn recheck_prelinked(
+    ctx: &Context,
+    pl: &prelink::Prelink,
+    e: &WalkedEntry,
+    recs: Option<&Records>,
+    flags: &mut VerifyFlags,
+) -> Option<&'static str> {
+    let host = ctx.root.host_path(&e.path);
+    if !prelink::is_prelinked(&host).unwrap_or(false) {
+        return None;
+    }
+    let recs = recs?;
+    let Some(cmd) = &pl.undo_cmd else {
+        flags.size = verify::Check::Unknown;
+        flags.digest = verify::Check::Unknown;
+        return Some(PRELINK_UNVERIFIABLE);
+    };
+    let mut algos = AlgoSet::default();
+    for (_, f) in recs {
+        if let Some(d) = &f.digest {
+            algos.insert(d.algo);
+        }
+    }
+    match prelink::undo_and_hash(cmd, &host, algos) {
+        Ok((size, computed)) => {
+            let mut size_check = verify::Check::Unknown;
+            let mut digest_check = verify::Check::Unknown;
+            for (_, f) in recs {
+                if let Some(want) = f.expected.size {
+                    size_check = size_check.and(verify::Check::from_ok(want == size));
+                }
+                if let Some(want) = &f.digest {
+                    let ok = computed.get(want.algo).is_some_and(|c| want.matches(c));
+                    digest_check = digest_check.and(verify::Check::from_ok(ok));
+                }
+            }
+            flags.size = size_check;
+            flags.digest = digest_check;
+            Some(
+                if size_check == verify::Check::Failed || digest_check == verify::Check::Failed {
+                    PRELINK_DIFFERS
+                } else if flags.any_failed() {
+                    "differs from the package database"
+                } else {
+                    PRELINK_MATCHES
+                },
+            )
+        }
+        // prelink -y refuses files changed after prelinking.
+        Err(_) => {
+            flags.digest = verify::Check::Failed;
+            Some(PRELINK_DIFFERS)
+        }
     }
 }
 

@@ -7,7 +7,7 @@ use std::os::unix::fs::symlink;
 use md5::{Digest as _, Md5};
 
 use super::*;
-use crate::pkgdb::{ExpectedAttrs, Package};
+use crate::pkgdb::{DigestAlgo, ExpectedAttrs, Package};
 use crate::walk::{self, WalkOptions};
 
 fn md5(data: &[u8]) -> Digest {
@@ -27,6 +27,15 @@ fn file(path: &str, digest: Option<Digest>, presence: Presence) -> PackagedFile 
 }
 
 fn run(root: &RootFs, db: DbContents, excludes: &Excludes) -> Classification {
+    run_with(root, db, excludes, None)
+}
+
+fn run_with(
+    root: &RootFs,
+    db: DbContents,
+    excludes: &Excludes,
+    prelink: Option<&prelink::Prelink>,
+) -> Classification {
     let skip = Excludes::default();
     let walked = walk::walk(&WalkOptions {
         root,
@@ -40,6 +49,7 @@ fn run(root: &RootFs, db: DbContents, excludes: &Excludes) -> Classification {
         excludes,
         skipped_mounts: &skip,
         swap_files: &[],
+        prelink,
     };
     classify(&ctx, &walked.entries, &walked.errors, &[db])
 }
@@ -164,4 +174,91 @@ fn exclude_root_reports_packages_only() {
     assert!(c.files.is_empty());
     assert_eq!(c.totals.walked_entries, 0);
     assert_eq!(c.totals.not_checked, 1);
+}
+
+/// A prelinked binary (a copy of /bin/true with a `.gnu.prelink_undo` section added by
+/// objcopy) recorded with the original's size and SHA-256. Debian has no prelink, so the
+/// undo command is a script that prints a given file, standing in for `prelink -y`.
+#[test]
+fn prelinked_files_are_checked_on_the_undone_content() {
+    use sha2::Digest as _;
+    let tmp = tempfile::tempdir().unwrap();
+    let r = tmp.path().join("root");
+    fs::create_dir_all(r.join("usr/bin")).unwrap();
+    let original = fs::read("/bin/true").unwrap();
+    let orig_path = tmp.path().join("original");
+    fs::write(&orig_path, &original).unwrap();
+    let undo = tmp.path().join("undo.bin");
+    fs::write(&undo, b"prelink undo data").unwrap();
+    let ok = std::process::Command::new("objcopy")
+        .arg(format!(
+            "--add-section=.gnu.prelink_undo={}",
+            undo.display()
+        ))
+        .arg(&orig_path)
+        .arg(r.join("usr/bin/tool"))
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        eprintln!("SKIP: objcopy not available");
+        return;
+    }
+    let mut rec = file(
+        "/usr/bin/tool",
+        Digest::new(DigestAlgo::Sha256, &sha2::Sha256::digest(&original)),
+        Presence::Required,
+    );
+    rec.expected.size = Some(original.len() as u64);
+    let db = || DbContents {
+        packages: vec![],
+        files: vec![
+            file("/usr", None, Presence::Required),
+            file("/usr/bin", None, Presence::Required),
+            rec.clone(),
+        ],
+        warnings: vec![],
+    };
+    let root = RootFs::new(&r);
+    let script = |name: &str, body: &str| {
+        let p = tmp.path().join(name);
+        fs::write(&p, format!("#!/bin/sh\n{body}\n")).unwrap();
+        fs::set_permissions(&p, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+        Some(p)
+    };
+    let tool = |c: &Classification| c.files.iter().find(|f| f.path == b"/usr/bin/tool").cloned();
+
+    // Without prelink support: an ordinary size/content change.
+    let c = run_with(&root, db(), &Excludes::default(), None);
+    let t = tool(&c).unwrap();
+    assert_eq!(t.verify.unwrap().render(), "S?5??????");
+    assert_eq!(t.reason, "differs from the package database");
+
+    // prelink present but not runnable (a mounted image): reported, flagged unverifiable.
+    let pl = prelink::Prelink { undo_cmd: None };
+    let c = run_with(&root, db(), &Excludes::default(), Some(&pl));
+    let t = tool(&c).unwrap();
+    assert_eq!(t.change, Change::Modified);
+    assert_eq!(t.reason, PRELINK_UNVERIFIABLE);
+    assert_eq!(t.verify.unwrap().render(), "?????????");
+
+    // Undo restores the original: unchanged.
+    let pl = prelink::Prelink {
+        undo_cmd: script("undo-ok", &format!("exec cat '{}'", orig_path.display())),
+    };
+    let c = run_with(&root, db(), &Excludes::default(), Some(&pl));
+    assert!(tool(&c).is_none(), "{:?}", tool(&c));
+    assert_eq!(c.totals.prelinked_unchanged, 1);
+    assert_eq!(c.totals.modified, 0);
+
+    // Undo gives other content, or refuses: modified.
+    for body in ["echo something else", "exit 1"] {
+        let pl = prelink::Prelink {
+            undo_cmd: script("undo-bad", body),
+        };
+        let c = run_with(&root, db(), &Excludes::default(), Some(&pl));
+        let t = tool(&c).unwrap();
+        assert_eq!(t.change, Change::Modified, "{body}");
+        assert_eq!(t.reason, PRELINK_DIFFERS, "{body}");
+        assert_eq!(c.totals.prelinked_unchanged, 0);
+    }
 }
