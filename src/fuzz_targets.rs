@@ -5,8 +5,11 @@
 
 use crate::pkgdb::rpm::{bdb, header, ndb, package};
 
+/// A fuzz target: any bytes in, no panic.
+pub type Target = fn(&[u8]);
+
 /// Every target, by the name of its corpus directory.
-pub const TARGETS: [(&str, fn(&[u8])); 4] = [
+pub const TARGETS: [(&str, Target); 4] = [
     ("rpm_header", rpm_header),
     ("rpm_bdb", rpm_bdb),
     ("rpm_ndb", rpm_ndb),
