@@ -320,7 +320,10 @@ fn parse_proc_locks(text: &[u8]) -> Vec<ProcLock> {
                 return None; // another kind of lock, or "->" (a waiter)
             }
             let _mode = f.next()?; // ADVISORY / MANDATORY
-            let _access = f.next()?; // WRITE / READ
+            if f.next()? != "WRITE" {
+                // A shared lock is a reader (rpm's NDB takes LOCK_SH to read): nothing to wait for.
+                return None;
+            }
             let pid: i32 = f.next()?.parse().ok()?;
             let mut dev = f.next()?.split(':');
             Some(ProcLock {
@@ -601,7 +604,8 @@ mod tests {
             2: FLOCK  ADVISORY  WRITE 20324 fe:00:9838593 0 EOF\n\
             2: -> FLOCK  ADVISORY  WRITE 20400 fe:00:9838593 0 EOF\n\
             3: OFDLCK ADVISORY  READ  -1 00:06:9 0 EOF\n\
-            4: FLOCK  ADVISORY  READ  0 103:1f:77 0 EOF\n\
+            4: FLOCK  ADVISORY  WRITE  0 103:1f:77 0 EOF\n\
+            4: FLOCK  ADVISORY  READ  0 103:1f:78 0 EOF\n\
             5: LEASE  ACTIVE    READ  99 08:01:5 0 EOF\n\
             garbage\n6: FLOCK\n";
         assert_eq!(
@@ -620,6 +624,19 @@ mod tests {
                     pid: None
                 },
             ]
+        );
+        // Shared flocks are readers (NDB's LOCK_SH): not a reason to wait.
+        let text = b"4: FLOCK  ADVISORY  READ  0 103:1f:77 0 EOF\n";
+        assert_eq!(parse_proc_locks(text), vec![]);
+        let text = b"4: FLOCK  ADVISORY  WRITE  0 103:1f:77 0 EOF\n";
+        assert_eq!(
+            parse_proc_locks(text),
+            vec![ProcLock {
+                major: 0x103,
+                minor: 0x1f,
+                inode: 77,
+                pid: None
+            }]
         );
     }
 }

@@ -152,8 +152,13 @@ impl PackageDb for RpmDb {
     }
 
     fn lock_files(&self) -> Vec<PathBuf> {
-        // rpm ≥ 4.6 serialises writers with an fcntl lock on this file.
-        vec![self.dir.join(".rpm.lock")]
+        // rpm ≥ 4.6 serialises writers with an fcntl lock on .rpm.lock; NDB writers also
+        // hold an exclusive flock on Packages.db itself.
+        let mut locks = vec![self.dir.join(".rpm.lock")];
+        if self.format == DbFormat::RpmNdb {
+            locks.push(self.dir.join(&self.file));
+        }
+        locks
     }
 
     fn read(&self, root: &RootFs) -> Result<DbContents, DbError> {
