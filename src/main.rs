@@ -199,6 +199,26 @@ fn run_scan(args: ScanArgs, cfg: config::Config) -> Exit {
 /// Write next to the target and rename, so a reader never sees half a report and a full
 /// disk leaves the previous report intact.
 fn write_report_file(path: &Path, input: &ReportInput) -> std::io::Result<String> {
+    // `--report /dev/stdout`, a FIFO, a device: write into it as it is. Renaming a
+    // temporary file over it would replace the node (as root, even /dev/stdout itself).
+    match std::fs::metadata(path) {
+        Ok(m) if !m.is_file() && !m.is_dir() => {
+            let file = std::fs::OpenOptions::new().write(true).open(path)?;
+            let mut w = BufWriter::with_capacity(1 << 20, file);
+            report::write_report(&mut w, input)?;
+            w.flush()?;
+            return Ok(path.display().to_string());
+        }
+        _ => {}
+    }
+    // A symlink to a regular file: replace the file it points to, keep the link.
+    let resolved;
+    let path = if std::fs::symlink_metadata(path).is_ok_and(|m| m.is_symlink()) {
+        resolved = std::fs::canonicalize(path)?;
+        resolved.as_path()
+    } else {
+        path
+    };
     let mut tmp_name = path.as_os_str().to_owned();
     tmp_name.push(".tmp");
     let tmp = PathBuf::from(tmp_name);
