@@ -71,5 +71,10 @@ ln -s tiny "$work/pkg/usr/bin/tiny link"
 (cd "$work/pkg" && LANG=C bsdtar -czf "$corpus/pacman_mtree/tiny.mtree" --format=mtree \
   --options='!all,use-set,type,uid,gid,mode,time,size,md5,sha256,link' etc usr)
 
+# --- caps: libcap's text form, and the v2 xattr `setcap cap_net_raw=ep` writes ---------------
+printf 'cap_chown,cap_net_raw=ep cap_setuid+i' > "$corpus/caps/text"
+printf '\x01\x00\x00\x02\x00\x20\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00' \
+  > "$corpus/caps/xattr-v2"
+
 echo "seeds written to $corpus:"
 find "$corpus" -type f -printf '%s\t%P\n' | sort -k2

@@ -9,11 +9,12 @@ use crate::pkgdb::rpm::{bdb, header, ndb, package};
 pub type Target = fn(&[u8]);
 
 /// Every target, by the name of its corpus directory.
-pub const TARGETS: [(&str, Target); 4] = [
+pub const TARGETS: [(&str, Target); 5] = [
     ("rpm_header", rpm_header),
     ("rpm_bdb", rpm_bdb),
     ("rpm_ndb", rpm_ndb),
     ("dpkg_status", dpkg_status),
+    ("caps", caps),
 ];
 
 /// One header blob, then everything the scan reads from it.
@@ -52,4 +53,12 @@ pub fn rpm_ndb(data: &[u8]) {
 /// dpkg's `status` file (and, through the same parser, `status.d/*` and `updates/*`).
 pub fn dpkg_status(data: &[u8]) {
     let _ = crate::pkgdb::dpkg::parse_status_bytes(data);
+}
+
+/// rpm's FILECAPS text and the `security.capability` xattr: both come from the scanned root.
+pub fn caps(data: &[u8]) {
+    let _ = crate::classify::caps::parse_xattr(data);
+    if let Ok(text) = std::str::from_utf8(data) {
+        let _ = crate::classify::caps::parse_text(text);
+    }
 }

@@ -66,3 +66,12 @@ fn dpkg_seed_is_a_status_file() {
         livescan::pkgdb::dpkg::parse_status_bytes(&seed("dpkg_status", "tiny.status")).unwrap();
     assert_eq!(entries.len(), 1);
 }
+
+#[test]
+fn caps_seeds_are_the_same_capability() {
+    use livescan::classify::caps;
+    let xattr = caps::parse_xattr(&seed("caps", "xattr-v2")).unwrap();
+    assert_eq!(Some(xattr), caps::parse_text("cap_net_raw=ep"));
+    let text = String::from_utf8(seed("caps", "text")).unwrap();
+    assert!(caps::parse_text(&text).unwrap().effective);
+}
