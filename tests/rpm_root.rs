@@ -444,3 +444,45 @@ fn excluded_docs_are_not_installed_not_deleted() {
         "{not_installed}"
     );
 }
+
+/// An admin moved a packaged directory to another disk and left a symlink: rpm -V follows
+/// it (the target is root's), so nothing is modified — and the files below are still found.
+#[test]
+fn directory_moved_behind_a_symlink_is_followed() {
+    if !rpm_tools("directory_moved_behind_a_symlink_is_followed") {
+        return;
+    }
+    let r = RpmRoot::new();
+    r.install(&[], &[&main_package()]);
+    fs::create_dir_all(r.root.p("/srv")).unwrap();
+    fs::rename(r.root.p("/usr/lib/rpmtest"), r.root.p("/srv/rpmtest-moved")).unwrap();
+    // Absolute, as admins write it: must resolve inside the root.
+    symlink("/srv/rpmtest-moved", r.root.p("/usr/lib/rpmtest")).unwrap();
+    let s = r.root.scan_ok(&[]);
+    assert!(assert_same_as_rpm(&r, &s, "moved dir").is_empty());
+    assert_eq!(s.total("deleted"), 0);
+    assert!(!s.has("/usr/lib/rpmtest"));
+
+    // The target now belongs to someone else: still followed (the link is root's), and
+    // the directory's owner is what differs.
+    std::os::unix::fs::lchown(r.root.p("/srv/rpmtest-moved"), Some(4242), None).unwrap();
+    let s = r.root.scan_ok(&[]);
+    let rpm = assert_same_as_rpm(&r, &s, "foreign-owned target");
+    assert!(
+        rpm.contains(&(b"/usr/lib/rpmtest".to_vec(), ".....U...".into(), ' ')),
+        "{}",
+        show(&rpm)
+    );
+
+    // A link planted by another user, to a root directory: not followed, the link itself
+    // is compared (a symlink where a directory belongs).
+    std::os::unix::fs::lchown(r.root.p("/srv/rpmtest-moved"), Some(0), None).unwrap();
+    std::os::unix::fs::lchown(r.root.p("/usr/lib/rpmtest"), Some(4242), None).unwrap();
+    let s = r.root.scan_ok(&[]);
+    let rpm = assert_same_as_rpm(&r, &s, "foreign-owned link");
+    assert!(
+        rpm.iter().any(|(p, _, _)| p == b"/usr/lib/rpmtest"),
+        "{}",
+        show(&rpm)
+    );
+}

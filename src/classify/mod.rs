@@ -368,6 +368,32 @@ pub fn classify(
     }
 }
 
+/// For a symlink where a record expects a directory: the directory it resolves to inside
+/// the root, if the link is root's or its owner owns the directory too (rpm's rule,
+/// lib/verify.cc, matching what rpm itself follows when installing).
+fn symlinked_dir(
+    ctx: &Context,
+    e: &WalkedEntry,
+    recs: &[(u16, &PackagedFile)],
+) -> Option<(Meta, std::path::PathBuf)> {
+    if e.meta.kind != FileKind::Symlink {
+        return None;
+    }
+    let expects_dir = recs.iter().any(|(_, f)| {
+        f.expected
+            .mode
+            .is_some_and(|m| m & libc::S_IFMT == libc::S_IFDIR)
+    });
+    if !expects_dir {
+        return None;
+    }
+    let target = DirResolver::new(ctx.root).canonical_dir(&e.path);
+    let host = ctx.root.host_path(&target);
+    let meta = Meta::from_std(&std::fs::symlink_metadata(&host).ok()?);
+    (meta.kind == FileKind::Dir && (e.meta.uid == 0 || e.meta.uid == meta.uid))
+        .then_some((meta, host))
+}
+
 const PRELINK_MATCHES: &str = "prelinked; matches the package once prelink is undone";
 const PRELINK_UNVERIFIABLE: &str =
     "prelinked; prelink is not available here to undo it, so its content cannot be verified";
@@ -477,10 +503,20 @@ fn first_look(ctx: &Context, e: &WalkedEntry, recs: Option<&Vec<(u16, &PackagedF
     let owners = owners_of(recs);
     // rpm -V does not compare mtimes of a path that several installed packages own.
     let shared = owners.len() > 1;
-    let host_path = ctx.root.host_path(&e.path);
+    let mut host_path = ctx.root.host_path(&e.path);
+    let mut disk_meta = e.meta;
+    let mut disk_link = e.link_target.as_deref();
+    if let Some((meta, host)) = symlinked_dir(ctx, e, recs) {
+        // rpm -V: a directory replaced by a symlink to a directory (a root-owned link, or one
+        // whose owner owns the target: not a redirection planted by someone else) is checked
+        // as that directory — admins move /var/log and the like to other disks this way.
+        disk_meta = meta;
+        disk_link = None;
+        host_path = host;
+    }
     let disk = verify::OnDisk {
-        meta: &e.meta,
-        link_target: e.link_target.as_deref(),
+        meta: &disk_meta,
+        link_target: disk_link,
         host_path: &host_path,
     };
     let mut flags = VerifyFlags::unchecked();
