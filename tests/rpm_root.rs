@@ -486,3 +486,38 @@ fn directory_moved_behind_a_symlink_is_followed() {
         show(&rpm)
     );
 }
+
+/// A package names an owner the root does not have: rpm installs the file as root, and
+/// rpm -V (4.18) then accepts root as that owner. Owned by anyone else, it is reported.
+#[test]
+fn owner_unknown_to_the_root_stands_for_root() {
+    if !rpm_tools("owner_unknown_to_the_root_stands_for_root") {
+        return;
+    }
+    let r = RpmRoot::new();
+    let spec = Spec::new("rpmtest-nobody").file(
+        "%attr(0644,nosuchuser,nosuchgroup)",
+        "/usr/lib/rpmtest-nobody/f",
+        "x\n",
+    );
+    r.install(&[], &[&spec]);
+    let s = r.root.scan_ok(&[]);
+    assert!(assert_same_as_rpm(&r, &s, "unknown owner").is_empty());
+    std::os::unix::fs::chown(
+        r.root.p("/usr/lib/rpmtest-nobody/f"),
+        Some(4242),
+        Some(4242),
+    )
+    .unwrap();
+    let s = r.root.scan_ok(&[]);
+    let rpm = assert_same_as_rpm(&r, &s, "unknown owner, file chowned");
+    assert!(
+        rpm.contains(&(
+            b"/usr/lib/rpmtest-nobody/f".to_vec(),
+            ".....UG..".into(),
+            ' '
+        )),
+        "{}",
+        show(&rpm)
+    );
+}

@@ -168,14 +168,20 @@ pub fn check_attrs(
         }
     }
     if let Some(user) = &want.user {
-        flags.user = flags
-            .user
-            .and(compare_id(user, meta.uid, |n| accounts.uid(n)));
+        flags.user = flags.user.and(compare_id(
+            user,
+            meta.uid,
+            |i| accounts.user_name(i),
+            |n| accounts.uid(n),
+        ));
     }
     if let Some(group) = &want.group {
-        flags.group = flags
-            .group
-            .and(compare_id(group, meta.gid, |n| accounts.gid(n)));
+        flags.group = flags.group.and(compare_id(
+            group,
+            meta.gid,
+            |i| accounts.group_name(i),
+            |n| accounts.gid(n),
+        ));
     }
 }
 
@@ -193,14 +199,22 @@ fn check_caps(want: &str, host_path: &Path) -> Check {
     }
 }
 
-/// A recorded owner against the numeric one on disk; a name unknown in the root's
-/// passwd/group cannot be checked.
-fn compare_id(want: &UserRef, actual: u32, lookup: impl Fn(&str) -> Option<u32>) -> Check {
-    let id = match want {
-        UserRef::Id(id) => Some(*id),
-        UserRef::Name(n) => lookup(n),
-    };
-    id.map_or(Check::Unknown, |id| Check::from_ok(id == actual))
+/// A recorded owner against the numeric one on disk, as rpm -V compares them: the name the
+/// root's passwd/group gives the file's id is the recorded one, or the recorded name maps
+/// to the file's id. A name the root does not know stands for root (id 0): rpm installs
+/// such files as root, and its verify expects them so.
+fn compare_id<'a>(
+    want: &UserRef,
+    actual: u32,
+    name_of: impl Fn(u32) -> Option<&'a str>,
+    lookup: impl Fn(&str) -> Option<u32>,
+) -> Check {
+    match want {
+        UserRef::Id(id) => Check::from_ok(*id == actual),
+        UserRef::Name(n) => {
+            Check::from_ok(name_of(actual) == Some(&**n) || lookup(n).unwrap_or(0) == actual)
+        }
+    }
 }
 
 #[cfg(test)]
