@@ -24,6 +24,65 @@ pub enum Command {
     /// Walk the filesystem, read the package databases, classify every path, write the report
     #[command(after_help = crate::exit_code::TABLE)]
     Scan(ScanArgs),
+    /// Scan, then write ONE file holding the report and the overlay (a .tar.zst that GNU tar
+    /// and bsdtar extract), for upload now or later from another machine
+    #[command(after_help = crate::exit_code::TABLE)]
+    Export(ExportArgs),
+    /// Check an export file: every section, frame, tar entry and digest
+    Verify(VerifyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// The export file to create (refused if it exists); `-` for stdout
+    #[arg(short = 'o', long, value_name = "FILE")]
+    pub output: PathBuf,
+    /// Write the report only, without the overlay
+    #[arg(long)]
+    pub no_overlay: bool,
+    /// zstd level (1-19); the same level gives the same bytes
+    #[arg(long, value_name = "N", default_value_t = 3, value_parser = clap::value_parser!(i32).range(1..=19))]
+    pub level: i32,
+    /// Also pack files of this category (secret, host-identity, swap, package-db), which are
+    /// listed but not packed by default; repeatable
+    #[arg(long = "pack-category", value_name = "NAME")]
+    pub pack_category: Vec<String>,
+    /// Also pack this path of the scanned system whatever its category; repeatable
+    #[arg(long = "pack", value_name = "PATH")]
+    pub pack: Vec<PathBuf>,
+    /// List but do not pack files larger than this (bytes; K, M, G suffixes)
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub max_file_size: Option<u64>,
+    #[command(flatten)]
+    pub scan: ScanArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// The export file
+    pub file: PathBuf,
+}
+
+/// `123`, `10K`, `5M`, `2G` (powers of 1024).
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let (num, mult) = match s.char_indices().last() {
+        Some((i, c)) if c.is_ascii_alphabetic() => {
+            let m: u64 = match c.to_ascii_uppercase() {
+                'K' => 1 << 10,
+                'M' => 1 << 20,
+                'G' => 1 << 30,
+                'T' => 1 << 40,
+                _ => return Err(format!("{s}: unknown unit {c} (K, M, G, T)")),
+            };
+            (&s[..i], m)
+        }
+        _ => (s, 1),
+    };
+    num.trim()
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(mult))
+        .ok_or_else(|| format!("{s}: not a size"))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

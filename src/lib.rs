@@ -14,6 +14,7 @@ pub mod exit_code;
 #[doc(hidden)]
 pub mod fuzz_targets;
 pub mod lock;
+pub mod pack;
 pub mod path_bytes;
 pub mod pkgdb;
 pub mod report;

@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
+mod commands;
+
 use clap::Parser;
 use livescan::cli::{Cli, Command, ScanArgs};
 use livescan::exit_code::Exit;
@@ -32,17 +34,29 @@ fn main() -> ExitCode {
     };
     match cli.command {
         Command::Scan(args) => run_scan(args, cfg).into(),
+        Command::Export(args) => commands::export::run(args, cfg).into(),
+        Command::Verify(args) => commands::verify::run(args).into(),
     }
 }
 
-fn run_scan(args: ScanArgs, cfg: config::Config) -> Exit {
+/// A finished scan, with what the outputs need.
+pub struct ScanRun {
+    pub result: scan::ScanResult,
+    pub scan_info: ScanInfo,
+    /// Held until the outputs are written.
+    pub _instance: lock::InstanceLock,
+}
+
+/// Everything up to a classified scan: thread pool, gentleness, instance lock, excludes,
+/// the scan itself. `own_files` are paths livescan itself writes (never packed).
+pub fn scan_phase(args: &ScanArgs, cfg: &config::Config) -> Result<ScanRun, Exit> {
     let jobs = args.jobs.or(cfg.scan.jobs).unwrap_or(0);
     if let Err(e) = rayon::ThreadPoolBuilder::new()
         .num_threads(jobs)
         .build_global()
     {
         eprintln!("livescan: thread pool: {e}");
-        return Exit::Fatal;
+        return Err(Exit::Fatal);
     }
     be_gentle(
         args.nice.or(cfg.scan.nice),
@@ -56,15 +70,15 @@ fn run_scan(args: ScanArgs, cfg: config::Config) -> Exit {
         .lock_file
         .clone()
         .unwrap_or_else(lock::default_instance_lock_path);
-    let _instance = match lock::acquire_instance_lock(&lock_path) {
+    let instance = match lock::acquire_instance_lock(&lock_path) {
         Ok(l) => l,
         Err(e @ lock::LockError::AlreadyRunning { .. }) => {
             eprintln!("livescan: {e}");
-            return Exit::AlreadyRunning;
+            return Err(Exit::AlreadyRunning);
         }
         Err(e) => {
             eprintln!("livescan: single-instance lock: {e}");
-            return Exit::Fatal;
+            return Err(Exit::Fatal);
         }
     };
 
@@ -80,7 +94,7 @@ fn run_scan(args: ScanArgs, cfg: config::Config) -> Exit {
                 "livescan: --exclude {}: must be an absolute path of the scanned system",
                 e.display()
             );
-            return Exit::Usage;
+            return Err(Exit::Usage);
         }
         excludes.push(e.as_os_str().as_bytes().to_vec());
     }
@@ -99,14 +113,14 @@ fn run_scan(args: ScanArgs, cfg: config::Config) -> Exit {
         Ok(r) => r,
         Err(scan::ScanError::Locked(e)) => {
             eprintln!("livescan: {e}");
-            return match e {
+            return Err(match e {
                 lock::LockError::DbLocked { .. } => Exit::DbLocked,
                 _ => Exit::Fatal,
-            };
+            });
         }
         Err(e) => {
             eprintln!("livescan: {e}");
-            return Exit::Fatal;
+            return Err(Exit::Fatal);
         }
     };
 
@@ -120,6 +134,21 @@ fn run_scan(args: ScanArgs, cfg: config::Config) -> Exit {
         jobs: rayon::current_num_threads(),
         live: result.root.is_host_root(),
     };
+    Ok(ScanRun {
+        result,
+        scan_info,
+        _instance: instance,
+    })
+}
+
+fn run_scan(args: ScanArgs, cfg: config::Config) -> Exit {
+    let run = match scan_phase(&args, &cfg) {
+        Ok(r) => r,
+        Err(exit) => return exit,
+    };
+    let ScanRun {
+        result, scan_info, ..
+    } = &run;
     let db_reports: Vec<DbReport> = result
         .database_infos
         .iter()
@@ -128,7 +157,7 @@ fn run_scan(args: ScanArgs, cfg: config::Config) -> Exit {
         .collect();
     let c = &result.classification;
     let input = ReportInput {
-        scan: &scan_info,
+        scan: scan_info,
         host: &result.host,
         databases: &db_reports,
         walked_mounts: &result.mounts.walked,

@@ -45,6 +45,17 @@ pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error>
     d.deserialize_any(PathVisitor)
 }
 
+/// Decode a path from an already-parsed JSON value (string or `{"base64": …}`).
+pub fn from_json(v: &serde_json::Value) -> Option<Vec<u8>> {
+    match v {
+        serde_json::Value::String(s) => Some(s.as_bytes().to_vec()),
+        serde_json::Value::Object(m) if m.len() == 1 => {
+            STANDARD.decode(m.get("base64")?.as_str()?).ok()
+        }
+        _ => None,
+    }
+}
+
 /// Same encoding for an optional path (e.g. a symlink target).
 pub mod option {
     use serde::{Deserialize, Deserializer, Serializer};

@@ -36,6 +36,30 @@ pub fn get(path: &Path, name: &str) -> std::io::Result<Option<Vec<u8>>> {
     }
 }
 
+/// Names of all extended attributes of `path` (not following symlinks), in the kernel's order.
+pub fn list(path: &Path) -> std::io::Result<Vec<Vec<u8>>> {
+    let c_path = CString::new(path.as_os_str().as_bytes())?;
+    let mut buf = vec![0u8; 1024];
+    loop {
+        // SAFETY: NUL-terminated path, buffer valid for buf.len() bytes.
+        let n = unsafe { libc::llistxattr(c_path.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
+        if n >= 0 {
+            buf.truncate(n as usize);
+            return Ok(buf
+                .split(|&b| b == 0)
+                .filter(|n| !n.is_empty())
+                .map(<[u8]>::to_vec)
+                .collect());
+        }
+        let err = std::io::Error::last_os_error();
+        match err.raw_os_error() {
+            Some(libc::ENOTSUP) => return Ok(Vec::new()),
+            Some(libc::ERANGE) if buf.len() < MAX_VALUE => buf.resize(MAX_VALUE, 0),
+            _ => return Err(err),
+        }
+    }
+}
+
 /// Does `path` carry a POSIX access ACL beyond what its mode bits say? The kernel stores
 /// `system.posix_acl_access` only for such ACLs, but a value with just the three base entries
 /// (4-byte header + 3 × 8 bytes) is still equivalent to the mode.
@@ -69,6 +93,7 @@ mod tests {
             return; // tmpfs without user xattrs: nothing to test here
         }
         assert_eq!(get(&p, "user.livescan").unwrap(), Some(value));
+        assert!(list(&p).unwrap().contains(&b"user.livescan".to_vec()));
         assert!(!has_extended_acl(&p).unwrap());
     }
 }

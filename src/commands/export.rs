@@ -1,0 +1,213 @@
+//! `livescan export -o FILE`: scan, then write the report and the overlay in one file.
+//! The file is written as `FILE.part` (created 0600, O_EXCL, O_NOFOLLOW) and linked to
+//! `FILE` only when complete, so a `FILE` that exists is always a whole export.
+
+use std::fs::{File, OpenOptions};
+use std::io::{BufWriter, Write};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+
+use livescan::classify::Category;
+use livescan::cli::ExportArgs;
+use livescan::config;
+use livescan::exit_code::Exit;
+use livescan::pack::export::{write_export, ExportOptions};
+use livescan::pack::plan::{self, PackPolicy};
+use livescan::report::{self, DbReport, ReportInput};
+use livescan::walk::Excludes;
+
+use crate::{scan_phase, ScanRun};
+
+fn part_path(output: &Path) -> PathBuf {
+    let mut p = output.as_os_str().to_owned();
+    p.push(".part");
+    PathBuf::from(p)
+}
+
+fn create_exclusive(path: &Path) -> std::io::Result<File> {
+    OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(path)
+}
+
+pub fn run(args: ExportArgs, cfg: config::Config) -> Exit {
+    let mut extra_categories = Vec::new();
+    for name in &args.pack_category {
+        match Category::from_name(name) {
+            Some(c) => extra_categories.push(c),
+            None => {
+                eprintln!("livescan: --pack-category {name}: no such category");
+                return Exit::Usage;
+            }
+        }
+    }
+    for p in &args.pack {
+        if !p.is_absolute() {
+            eprintln!("livescan: --pack {}: must be an absolute path", p.display());
+            return Exit::Usage;
+        }
+    }
+    let to_stdout = args.output == Path::new("-");
+    let part = part_path(&args.output);
+    // Open before scanning: fail fast, and the scan sees our own file (then skips it).
+    let out_file = if to_stdout {
+        None
+    } else {
+        if args.output.symlink_metadata().is_ok() {
+            eprintln!(
+                "livescan: {} exists; export never overwrites",
+                args.output.display()
+            );
+            return Exit::Usage;
+        }
+        match create_exclusive(&part) {
+            Ok(f) => Some(f),
+            Err(e) => {
+                eprintln!("livescan: creating {}: {e}", part.display());
+                return Exit::OutputIncomplete;
+            }
+        }
+    };
+    let remove_part = |why: &str| {
+        if out_file.is_some() {
+            let _ = std::fs::remove_file(&part);
+            eprintln!("livescan: {why}; {} removed", part.display());
+        }
+    };
+    let mut own_files = Vec::new();
+    if let Some(f) = &out_file {
+        if let Ok(m) = f.metadata() {
+            own_files.push((m.dev(), m.ino()));
+        }
+    }
+
+    let run = match scan_phase(&args.scan, &cfg) {
+        Ok(r) => r,
+        Err(exit) => {
+            remove_part("scan failed");
+            return exit;
+        }
+    };
+    let ScanRun {
+        result, scan_info, ..
+    } = &run;
+    let db_reports: Vec<DbReport> = result
+        .database_infos
+        .iter()
+        .zip(&result.databases)
+        .map(|(info, c)| DbReport::new(info.clone(), &c.packages))
+        .collect();
+    let c = &result.classification;
+    let input = ReportInput {
+        scan: scan_info,
+        host: &result.host,
+        databases: &db_reports,
+        walked_mounts: &result.mounts.walked,
+        skipped_mounts: &result.mounts.skipped,
+        files: &c.files,
+        errors: &result.errors,
+        totals: &c.totals,
+        timings: &result.timings,
+        accounts: &result.accounts,
+    };
+    let mut report_json = Vec::new();
+    if let Err(e) = report::write_report(&mut report_json, &input) {
+        eprintln!("livescan: building the report: {e}");
+        remove_part("report failed");
+        return Exit::Fatal;
+    }
+
+    let policy = PackPolicy {
+        extra_categories,
+        forced: Excludes::new(args.pack.iter().map(|p| p.as_os_str().as_bytes().to_vec())),
+        max_file_size: args.max_file_size,
+        own_files,
+    };
+    let plan = plan::build(&result.root, &c.files, &policy);
+    let opts = ExportOptions {
+        level: args.level,
+        overlay: !args.no_overlay,
+    };
+    let written = match &out_file {
+        Some(f) => write_export(
+            BufWriter::with_capacity(1 << 20, f),
+            &report_json,
+            &result.root,
+            &result.accounts,
+            &plan,
+            &opts,
+        )
+        .and_then(|(w, s)| {
+            w.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+            Ok(s)
+        }),
+        None => {
+            let stdout = std::io::stdout();
+            write_export(
+                BufWriter::with_capacity(1 << 20, stdout.lock()),
+                &report_json,
+                &result.root,
+                &result.accounts,
+                &plan,
+                &opts,
+            )
+            .and_then(|(mut w, s)| {
+                w.flush()?;
+                Ok(s)
+            })
+        }
+    };
+    let summary = match written {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("livescan: writing the export: {e}");
+            remove_part("the export is incomplete");
+            return Exit::OutputIncomplete;
+        }
+    };
+    if out_file.is_some() {
+        // link(2) refuses an existing name: never replace an export that appeared meanwhile.
+        if let Err(e) = std::fs::hard_link(&part, &args.output) {
+            eprintln!(
+                "livescan: {} is complete but could not be named {}: {e}",
+                part.display(),
+                args.output.display()
+            );
+            return Exit::OutputIncomplete;
+        }
+        let _ = std::fs::remove_file(&part);
+    }
+    if !args.scan.quiet {
+        eprintln!(
+            "livescan: export {}: {} entries ({} of files, {} tar bytes) in {} frames, {} bytes; {} listed but not packed, {} skipped, {} changed while packed",
+            if to_stdout { "to standard output".to_string() } else { args.output.display().to_string() },
+            summary.entries,
+            summary.file_bytes,
+            summary.tar_bytes,
+            summary.frames,
+            summary.bytes_written,
+            summary.not_packed,
+            summary.skipped.len(),
+            summary.events.len(),
+        );
+        for s in summary.skipped.iter().take(10) {
+            eprintln!(
+                "  skipped {}: {:?}",
+                String::from_utf8_lossy(&s.path),
+                s.event
+            );
+        }
+        for (p, ev) in summary.events.iter().take(10) {
+            eprintln!("  {}: {ev:?}", String::from_utf8_lossy(p));
+        }
+    }
+    if result.errors.is_empty() && summary.skipped.is_empty() && summary.events.is_empty() {
+        Exit::Ok
+    } else {
+        Exit::Partial
+    }
+}

@@ -1,0 +1,5 @@
+//! Commands of the `livescan` binary beyond `scan` (which lives in main.rs): each takes its
+//! parsed arguments and returns the exit code. Library code does the work.
+
+pub mod export;
+pub mod verify;

@@ -1,0 +1,603 @@
+//! Writing the export in one pass: report section, tar entries in zstd frames, manifest,
+//! trailer, footer. Small files are read in parallel batches and their frames compressed in
+//! parallel; a large file is streamed through a multi-threaded encoder in a frame of its
+//! own, so memory stays bounded whatever the overlay's size.
+
+use std::io::Write;
+use std::os::unix::fs::MetadataExt;
+
+use rayon::prelude::*;
+use serde::Serialize;
+use zstd::zstd_safe::CParameter;
+
+use super::container::{self, CountingWriter, FrameInfo, Span, Trailer};
+use super::plan::{NotPacked, Plan, PlanEntry};
+use super::source::{self, Event};
+use super::tar_header::{self, EntryType, Member};
+use crate::accounts::Accounts;
+use crate::rootfs::RootFs;
+use crate::walk::{FileKind, Meta};
+
+/// Fixed parameters: the same plan and files give the same bytes.
+#[derive(Debug, Clone)]
+pub struct ExportOptions {
+    pub level: i32,
+    /// Write the tar frames (false: report only, `--no-overlay`).
+    pub overlay: bool,
+}
+
+/// A frame is closed at the first entry boundary past this many tar bytes.
+const FRAME_TARGET: usize = 8 << 20;
+/// Members with more data than this are streamed in their own frame.
+const BIG_MEMBER: u64 = 8 << 20;
+/// Small files read ahead per batch.
+const BATCH_BYTES: u64 = 64 << 20;
+/// Worker threads of the streaming encoder: fixed, so the output does not depend on the host.
+const STREAM_WORKERS: u32 = 2;
+
+/// One line of the manifest.
+#[derive(Debug, Clone, Serialize)]
+pub struct ManifestEntry {
+    #[serde(with = "crate::path_bytes")]
+    pub path: Vec<u8>,
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    /// Bytes of member data in the tar stream (sparse: map + data runs).
+    pub data_size: u64,
+    /// The file's size (sparse files: the logical size).
+    pub size: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub blake3: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub event: Option<Event>,
+}
+
+/// A reported path that is not in the archive after all (it vanished or could not be read).
+#[derive(Debug, Clone, Serialize)]
+pub struct Skipped {
+    #[serde(with = "crate::path_bytes")]
+    pub path: Vec<u8>,
+    pub event: Event,
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct ExportSummary {
+    pub entries: u64,
+    pub tar_bytes: u64,
+    pub file_bytes: u64,
+    pub frames: usize,
+    pub bytes_written: u64,
+    /// Packed, but something happened while reading (the run is partial).
+    pub events: Vec<(Vec<u8>, Event)>,
+    pub skipped: Vec<Skipped>,
+    pub not_packed: usize,
+}
+
+/// An entry ready to be written.
+enum Prepared {
+    /// Header and data in memory.
+    Small {
+        header: Vec<u8>,
+        data: Vec<u8>,
+        manifest: ManifestEntry,
+    },
+    /// A large regular file, opened; streamed by the writer.
+    Big {
+        header: Vec<u8>,
+        file: std::fs::File,
+        size: u64,
+        runs: Option<Vec<(u64, u64)>>,
+        manifest: ManifestEntry,
+    },
+    Skip(Skipped),
+}
+
+fn archive_path(path: &[u8]) -> Vec<u8> {
+    path.strip_prefix(b"/").unwrap_or(path).to_vec()
+}
+
+fn base_member(e: &PlanEntry, meta: &Meta, accounts: &Accounts) -> Member {
+    Member {
+        path: archive_path(&e.path),
+        kind: None,
+        mode: meta.mode & 0o7777,
+        uid: meta.uid,
+        gid: meta.gid,
+        uname: accounts.user_name(meta.uid).map(str::to_string),
+        gname: accounts.group_name(meta.gid).map(str::to_string),
+        mtime: meta.mtime,
+        mtime_nsec: meta.mtime_nsec,
+        size: 0,
+        link: None,
+        records: Vec::new(),
+    }
+}
+
+fn manifest_for(m: &Member, kind: &'static str, size: u64) -> ManifestEntry {
+    ManifestEntry {
+        path: m.path.clone(),
+        kind,
+        data_size: m.size,
+        size,
+        blake3: None,
+        event: None,
+    }
+}
+
+fn open_error(path: &[u8], e: std::io::Error) -> Prepared {
+    let event = if e.kind() == std::io::ErrorKind::NotFound {
+        Event::Vanished
+    } else {
+        Event::Unreadable {
+            error: e.to_string(),
+        }
+    };
+    Prepared::Skip(Skipped {
+        path: path.to_vec(),
+        event,
+    })
+}
+
+fn prepare(root: &RootFs, accounts: &Accounts, e: &PlanEntry) -> Prepared {
+    let host = root.host_path(&e.path);
+    let mut m = base_member(e, &e.meta, accounts);
+    let (records, _warnings) = source::xattr_records(&host);
+    m.records = records;
+    if let Some(first) = &e.hardlink_to {
+        m.kind = Some(EntryType::HardLink);
+        m.link = Some(archive_path(first));
+        let manifest = manifest_for(&m, "hardlink", 0);
+        // Links carry no xattrs of their own in tar; the first name has them.
+        m.records.clear();
+        return Prepared::Small {
+            header: tar_header::encode(&m),
+            data: Vec::new(),
+            manifest,
+        };
+    }
+    match e.meta.kind {
+        FileKind::Dir => {
+            m.kind = Some(EntryType::Directory);
+            let manifest = manifest_for(&m, "directory", 0);
+            Prepared::Small {
+                header: tar_header::encode(&m),
+                data: Vec::new(),
+                manifest,
+            }
+        }
+        FileKind::Symlink => {
+            let target = match std::fs::read_link(&host) {
+                Ok(t) => t.into_os_string().into_encoded_bytes(),
+                Err(err) => return open_error(&e.path, err),
+            };
+            m.kind = Some(EntryType::Symlink);
+            m.link = Some(target);
+            let manifest = manifest_for(&m, "symlink", 0);
+            Prepared::Small {
+                header: tar_header::encode(&m),
+                data: Vec::new(),
+                manifest,
+            }
+        }
+        _ => prepare_regular(&host, e, m, accounts),
+    }
+}
+
+fn prepare_regular(
+    host: &std::path::Path,
+    e: &PlanEntry,
+    mut m: Member,
+    accounts: &Accounts,
+) -> Prepared {
+    let file = match source::open(host) {
+        Ok(f) => f,
+        Err(err) => return open_error(&e.path, err),
+    };
+    let now = match file.metadata() {
+        Ok(md) => md,
+        Err(err) => return open_error(&e.path, err),
+    };
+    if !now.is_file() {
+        return open_error(&e.path, std::io::Error::other("no longer a regular file"));
+    }
+    let replaced = now.ino() != e.meta.ino || now.dev() != e.meta.dev;
+    let meta = Meta::from_std(&now);
+    if replaced {
+        // Pack what is there now, with its own attributes.
+        let records = std::mem::take(&mut m.records);
+        m = base_member(e, &meta, accounts);
+        m.records = records;
+    }
+    let size = meta.size;
+    let runs = source::sparse_runs(&file, size, meta.blocks);
+    m.kind = Some(EntryType::Regular);
+    m.size = source::data_size(size, runs.as_deref());
+    if runs.is_some() {
+        m.records.extend([
+            ("GNU.sparse.major".to_string(), b"1".to_vec()),
+            ("GNU.sparse.minor".to_string(), b"0".to_vec()),
+            ("GNU.sparse.name".to_string(), m.path.clone()),
+            (
+                "GNU.sparse.realsize".to_string(),
+                size.to_string().into_bytes(),
+            ),
+        ]);
+    }
+    let mut manifest = manifest_for(&m, "regular", size);
+    if replaced {
+        manifest.event = Some(Event::Replaced);
+    }
+    let header = tar_header::encode(&m);
+    if m.size > BIG_MEMBER {
+        return Prepared::Big {
+            header,
+            file,
+            size,
+            runs,
+            manifest,
+        };
+    }
+    match source::read_small(&file, size, runs.as_deref()) {
+        Ok((data, event)) => {
+            manifest.blake3 = Some(blake3::hash(&data).to_hex().to_string());
+            if event.is_some() {
+                manifest.event = event;
+            }
+            Prepared::Small {
+                header,
+                data,
+                manifest,
+            }
+        }
+        Err(err) => open_error(&e.path, err),
+    }
+}
+
+/// Writes tar bytes into zstd frames that each end on an entry boundary.
+struct Frames<'a, W: Write> {
+    out: &'a mut CountingWriter<W>,
+    level: i32,
+    pending: Vec<u8>,
+    pending_first: u64,
+    pending_entries: u64,
+    /// Closed, not yet compressed: (raw tar bytes, first entry, entries, tar offset).
+    queued: Vec<(Vec<u8>, u64, u64, u64)>,
+    frames: Vec<FrameInfo>,
+    entries: u64,
+    tar_offset: u64,
+}
+
+fn compress_frame(raw: &[u8], level: i32) -> std::io::Result<Vec<u8>> {
+    let mut c = zstd::bulk::Compressor::new(level)?;
+    c.set_parameter(CParameter::ChecksumFlag(true))?;
+    c.compress(raw)
+}
+
+impl<'a, W: Write> Frames<'a, W> {
+    fn new(out: &'a mut CountingWriter<W>, level: i32) -> Self {
+        Frames {
+            out,
+            level,
+            pending: Vec::with_capacity(FRAME_TARGET + (1 << 20)),
+            pending_first: 0,
+            pending_entries: 0,
+            queued: Vec::new(),
+            frames: Vec::new(),
+            entries: 0,
+            tar_offset: 0,
+        }
+    }
+
+    fn close_pending(&mut self) {
+        if self.pending.is_empty() {
+            return;
+        }
+        let raw = std::mem::replace(&mut self.pending, Vec::with_capacity(FRAME_TARGET));
+        let tar_offset = self.tar_offset - raw.len() as u64;
+        self.queued
+            .push((raw, self.pending_first, self.pending_entries, tar_offset));
+        self.pending_first = self.entries;
+        self.pending_entries = 0;
+    }
+
+    fn add(&mut self, header: &[u8], data: &[u8]) {
+        if self.pending.is_empty() {
+            self.pending_first = self.entries;
+        }
+        let pad = tar_header::padding(data.len() as u64);
+        self.pending.extend_from_slice(header);
+        self.pending.extend_from_slice(data);
+        self.pending.resize(self.pending.len() + pad, 0);
+        self.tar_offset += (header.len() + data.len() + pad) as u64;
+        self.entries += 1;
+        self.pending_entries += 1;
+        if self.pending.len() >= FRAME_TARGET {
+            self.close_pending();
+        }
+    }
+
+    /// Close the open frame, then write everything queued.
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.close_pending();
+        self.flush_queued()
+    }
+
+    /// Compress the closed frames in parallel and write them in order; the open frame
+    /// keeps filling (so a batch boundary does not make a small frame).
+    fn flush_queued(&mut self) -> std::io::Result<()> {
+        let level = self.level;
+        let queued = std::mem::take(&mut self.queued);
+        let compressed: Vec<std::io::Result<Vec<u8>>> = queued
+            .par_iter()
+            .map(|(raw, ..)| compress_frame(raw, level))
+            .collect();
+        for ((raw, first, n, tar_off), c) in queued.iter().zip(compressed) {
+            let c = c?;
+            let offset = self.out.written;
+            self.out.write_all(&c)?;
+            self.frames.push(FrameInfo {
+                offset,
+                length: c.len() as u64,
+                first_entry: *first,
+                entries: *n,
+                tar_offset: *tar_off,
+                tar_length: raw.len() as u64,
+            });
+        }
+        Ok(())
+    }
+
+    /// A large member in a frame of its own, streamed: header, `write_data`, padding.
+    fn stream(
+        &mut self,
+        header: &[u8],
+        data_size: u64,
+        write_data: impl FnOnce(&mut dyn Write) -> std::io::Result<Option<Event>>,
+    ) -> std::io::Result<(Option<Event>, String)> {
+        self.flush()?;
+        let offset = self.out.written;
+        let mut enc = zstd::stream::Encoder::new(&mut *self.out, self.level)?;
+        enc.include_checksum(true)?;
+        enc.multithread(STREAM_WORKERS)?;
+        enc.write_all(header)?;
+        let mut tee = HashTee {
+            inner: &mut enc,
+            hasher: blake3::Hasher::new(),
+            written: 0,
+        };
+        let event = write_data(&mut tee)?;
+        let (digest, written) = (tee.hasher.finalize(), tee.written);
+        if written != data_size {
+            return Err(std::io::Error::other(format!(
+                "wrote {written} data bytes for a header that says {data_size}"
+            )));
+        }
+        let pad = tar_header::padding(data_size);
+        enc.write_all(&vec![0u8; pad])?;
+        enc.finish()?;
+        let tar_length = header.len() as u64 + data_size + pad as u64;
+        self.frames.push(FrameInfo {
+            offset,
+            length: self.out.written - offset,
+            first_entry: self.entries,
+            entries: 1,
+            tar_offset: self.tar_offset,
+            tar_length,
+        });
+        self.tar_offset += tar_length;
+        self.entries += 1;
+        self.pending_first = self.entries;
+        Ok((event, digest.to_hex().to_string()))
+    }
+
+    fn finish(mut self) -> std::io::Result<(Vec<FrameInfo>, u64, u64)> {
+        if self.pending.is_empty() {
+            self.pending_first = self.entries;
+        }
+        self.pending.extend_from_slice(&tar_header::END);
+        self.tar_offset += tar_header::END.len() as u64;
+        self.flush()?;
+        Ok((self.frames, self.entries, self.tar_offset))
+    }
+}
+
+struct HashTee<'a, W: Write> {
+    inner: &'a mut W,
+    hasher: blake3::Hasher,
+    written: u64,
+}
+
+impl<W: Write> Write for HashTee<'_, W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.written += n as u64;
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// Batches of consecutive entries: up to [`BATCH_BYTES`] of small-file data each.
+fn batches(entries: &[PlanEntry]) -> Vec<std::ops::Range<usize>> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut bytes = 0u64;
+    for (i, e) in entries.iter().enumerate() {
+        let size = if e.meta.kind == FileKind::Regular && e.hardlink_to.is_none() {
+            e.meta.size.min(BIG_MEMBER)
+        } else {
+            0
+        };
+        if bytes + size > BATCH_BYTES && i > start {
+            out.push(start..i);
+            start = i;
+            bytes = 0;
+        }
+        bytes += size;
+    }
+    if start < entries.len() {
+        out.push(start..entries.len());
+    }
+    out
+}
+
+/// Write a whole export to `out`.
+pub fn write_export<W: Write>(
+    out: W,
+    report_json: &[u8],
+    root: &RootFs,
+    accounts: &Accounts,
+    plan: &Plan,
+    opts: &ExportOptions,
+) -> std::io::Result<(W, ExportSummary)> {
+    let mut out = CountingWriter::new(out);
+    let mut summary = ExportSummary {
+        not_packed: plan.not_packed.len(),
+        ..ExportSummary::default()
+    };
+
+    let report_section = container::skippable(
+        container::TAG_REPORT,
+        &zstd::bulk::compress(report_json, opts.level.max(3))?,
+    )?;
+    let report = Span {
+        offset: 0,
+        length: report_section.len() as u64,
+    };
+    out.write_all(&report_section)?;
+
+    let mut manifest: Vec<u8> = Vec::new();
+    let mut frames_info = Vec::new();
+    let (mut entries, mut tar_bytes) = (0, 0);
+    if opts.overlay {
+        let mut frames = Frames::new(&mut out, opts.level);
+        // Archive paths of first names actually written, for their hardlinks.
+        let mut written_paths: std::collections::HashSet<Vec<u8>> = Default::default();
+        for range in batches(&plan.entries) {
+            let prepared: Vec<Prepared> = plan.entries[range.clone()]
+                .par_iter()
+                .map(|e| prepare(root, accounts, e))
+                .collect();
+            for (p, e) in prepared.into_iter().zip(&plan.entries[range]) {
+                let p = match p {
+                    // The first name vanished: this name carries the data instead.
+                    Prepared::Small { manifest, .. }
+                        if manifest.kind == "hardlink"
+                            && e.hardlink_to
+                                .as_ref()
+                                .is_some_and(|f| !written_paths.contains(f)) =>
+                    {
+                        let mut alone = e.clone();
+                        alone.hardlink_to = None;
+                        prepare(root, accounts, &alone)
+                    }
+                    p => p,
+                };
+                let entry = match p {
+                    Prepared::Skip(s) => {
+                        summary.skipped.push(s);
+                        continue;
+                    }
+                    Prepared::Small {
+                        header,
+                        data,
+                        manifest,
+                    } => {
+                        frames.add(&header, &data);
+                        manifest
+                    }
+                    Prepared::Big {
+                        header,
+                        file,
+                        size,
+                        runs,
+                        mut manifest,
+                    } => {
+                        let data_size = manifest.data_size;
+                        let (event, digest) = frames.stream(&header, data_size, |w| {
+                            source::write_data(&file, size, runs.as_deref(), w)
+                        })?;
+                        manifest.blake3 = Some(digest);
+                        if event.is_some() {
+                            manifest.event = event;
+                        }
+                        manifest
+                    }
+                };
+                written_paths.insert(e.path.clone());
+                if entry.kind == "regular" {
+                    summary.file_bytes += entry.size;
+                }
+                if let Some(ev) = &entry.event {
+                    summary.events.push((e.path.clone(), ev.clone()));
+                }
+                serde_json::to_writer(&mut manifest, &entry)?;
+                manifest.push(b'\n');
+            }
+            frames.flush_queued()?;
+        }
+        (frames_info, entries, tar_bytes) = frames.finish()?;
+    }
+    for n in &plan.not_packed {
+        serde_json::to_writer(&mut manifest, &NotPackedLine::from(n))?;
+        manifest.push(b'\n');
+    }
+    for s in &summary.skipped {
+        serde_json::to_writer(&mut manifest, s)?;
+        manifest.push(b'\n');
+    }
+
+    let manifest_section = container::skippable(
+        container::TAG_MANIFEST,
+        &zstd::bulk::compress(&manifest, opts.level.max(3))?,
+    )?;
+    let manifest_span = Span {
+        offset: out.written,
+        length: manifest_section.len() as u64,
+    };
+    out.write_all(&manifest_section)?;
+
+    let trailer_offset = out.written;
+    let trailer = Trailer {
+        format: container::FORMAT.into(),
+        version: container::VERSION,
+        report,
+        frames: frames_info,
+        manifest: Some(manifest_span),
+        entries,
+        tar_bytes,
+        zstd_level: opts.level,
+        blake3: out.hasher.finalize().to_hex().to_string(),
+    };
+    summary.frames = trailer.frames.len();
+    summary.entries = entries;
+    summary.tar_bytes = tar_bytes;
+    out.write_all(&container::skippable(
+        container::TAG_TRAILER,
+        &serde_json::to_vec(&trailer)?,
+    )?)?;
+    out.write_all(&container::footer(trailer_offset)?)?;
+    out.flush()?;
+    summary.bytes_written = out.written;
+    Ok((out.into_inner(), summary))
+}
+
+#[derive(Serialize)]
+struct NotPackedLine<'a> {
+    #[serde(with = "crate::path_bytes")]
+    path: &'a Vec<u8>,
+    packed: bool,
+    reason: &'a str,
+}
+
+impl<'a> From<&'a NotPacked> for NotPackedLine<'a> {
+    fn from(n: &'a NotPacked) -> Self {
+        NotPackedLine {
+            path: &n.path,
+            packed: false,
+            reason: &n.reason,
+        }
+    }
+}
