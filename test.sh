@@ -22,8 +22,9 @@ command -v rpmbuild >/dev/null || need+=(rpm)                # tests/rpm_root.rs
 command -v db_load >/dev/null || need+=(db-util)             # BDB rpmdb built from real headers
 command -v pacman >/dev/null || need+=(pacman-package-manager) # tests/pacman_root.rs: pacman -r, -Qkk as oracle
 command -v makepkg >/dev/null || need+=(makepkg)             # builds the pacman test package
-command -v bsdtar >/dev/null || need+=(libarchive-tools)     # makepkg packs with bsdtar
-command -v zstd >/dev/null || need+=(zstd)
+command -v bsdtar >/dev/null || need+=(libarchive-tools)     # makepkg packs with it; export tests extract with it
+command -v zstd >/dev/null || need+=(zstd)                   # GNU tar --zstd and the export tests
+command -v setfacl >/dev/null || need+=(acl)                 # tests/export_roundtrip.rs: ACLs
 # dpkg, dpkg-deb, dpkg-divert, dpkg-statoverride, dpkg-query (package dpkg) and md5sum
 # (coreutils) are Essential on Debian; the tests that use them skip with a message elsewhere.
 
