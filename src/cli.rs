@@ -30,6 +30,28 @@ pub enum Command {
     Export(ExportArgs),
     /// Check an export file: every section, frame, tar entry and digest
     Verify(VerifyArgs),
+    /// Summarise an export file (host, packages, counts, sizes) without unpacking it
+    Inspect(InspectArgs),
+    /// Restore an export's overlay into a directory, refusing anything that would escape it
+    Extract(ExtractArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    /// The export file
+    pub file: PathBuf,
+    /// Print JSON instead of text
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ExtractArgs {
+    /// The export file
+    pub file: PathBuf,
+    /// The directory to restore into (created if missing)
+    #[arg(long, value_name = "DIR")]
+    pub to: PathBuf,
 }
 
 #[derive(Debug, Args)]

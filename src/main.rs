@@ -36,6 +36,8 @@ fn main() -> ExitCode {
         Command::Scan(args) => run_scan(args, cfg).into(),
         Command::Export(args) => commands::export::run(args, cfg).into(),
         Command::Verify(args) => commands::verify::run(args).into(),
+        Command::Inspect(args) => commands::inspect::run(args).into(),
+        Command::Extract(args) => commands::extract::run(args).into(),
     }
 }
 

@@ -359,7 +359,11 @@ fn gnu_tar_and_bsdtar_restore_every_attribute() {
     ] {
         let dir = a.tmp.path().join(tool.replace(' ', "-"));
         fs::create_dir(&dir).unwrap();
-        let mut cmd = Command::new(args[0]);
+        let mut cmd = if args[0] == "LIVESCAN" {
+            common::livescan()
+        } else {
+            Command::new(args[0])
+        };
         for arg in &args[1..] {
             match *arg {
                 "FILE" => cmd.arg(&file),

@@ -2,4 +2,6 @@
 //! parsed arguments and returns the exit code. Library code does the work.
 
 pub mod export;
+pub mod extract;
+pub mod inspect;
 pub mod verify;

@@ -7,6 +7,8 @@
 pub mod acl;
 pub mod container;
 pub mod export;
+pub mod extract;
+pub mod inspect;
 pub mod plan;
 pub mod source;
 pub mod tar_header;

@@ -284,13 +284,13 @@ mod tests {
             let len: usize = std::str::from_utf8(len).unwrap().parse().unwrap();
             assert_eq!(len, out.len(), "{:?}", String::from_utf8_lossy(&out));
         }
-        // The boundary where adding a digit changes the length: 9 → 10 bytes.
+        // The boundary where the length gains a digit: 9 bytes, then 11 (10 is impossible).
         let mut out = Vec::new();
-        pax_record(&mut out, "k", b"abc");
-        assert_eq!(out, b"10 k=abc\n".to_vec());
+        pax_record(&mut out, "k", b"abcd");
+        assert_eq!(out, b"9 k=abcd\n".to_vec());
         let mut out = Vec::new();
-        pax_record(&mut out, "k", b"ab");
-        assert_eq!(out, b"8 k=ab\n".to_vec());
+        pax_record(&mut out, "k", b"abcde");
+        assert_eq!(out, b"11 k=abcde\n".to_vec());
     }
 
     #[test]
