@@ -127,7 +127,12 @@ pub fn scan_phase(args: &ScanArgs, cfg: &config::Config) -> Result<ScanRun, Exit
     };
 
     let scan_info = ScanInfo {
-        root: args.root.as_os_str().as_bytes().to_vec(),
+        // Absolute, so a report read elsewhere says which tree was scanned.
+        root: std::fs::canonicalize(&args.root)
+            .unwrap_or_else(|_| args.root.clone())
+            .as_os_str()
+            .as_bytes()
+            .to_vec(),
         excludes: excludes
             .iter()
             .map(|e| String::from_utf8_lossy(e).into_owned())
