@@ -553,3 +553,64 @@ fn files_mutated_while_packed_leave_a_valid_archive() {
         .unwrap();
     assert!(t.status.success(), "{}", String::from_utf8_lossy(&t.stderr));
 }
+
+/// A full disk mid-export: exit 6, and neither FILE nor FILE.part is left to be mistaken
+/// for an export. Needs root to mount a 1 MiB tmpfs; skips otherwise.
+#[test]
+fn full_disk_leaves_no_export() {
+    let a = Area::new();
+    fs::create_dir_all(a.p("srv")).unwrap();
+    // 4 MiB that zstd cannot shrink.
+    let mut x: u32 = 1;
+    let data: Vec<u8> = (0..4 << 20)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            x as u8
+        })
+        .collect();
+    fs::write(a.p("srv/noise"), &data).unwrap();
+    let small = a.tmp.path().join("small");
+    fs::create_dir(&small).unwrap();
+    let mounted = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=1m", "tmpfs"])
+        .arg(&small)
+        .status()
+        .is_ok_and(|s| s.success());
+    if !mounted {
+        eprintln!("SKIP: cannot mount a small tmpfs here");
+        return;
+    }
+    let out = small.join("x.lsx");
+    let o = common::livescan()
+        .arg("--config")
+        .arg(a.tmp.path().join("cfg.toml"))
+        .args(["export", "-q", "-o"])
+        .arg(&out)
+        .arg("--root")
+        .arg(a.root())
+        .arg("--mountinfo")
+        .arg(a.tmp.path().join("mountinfo"))
+        .arg("--lock-file")
+        .arg(a.tmp.path().join("lock"))
+        .output()
+        .unwrap();
+    let left: Vec<_> = fs::read_dir(&small)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    let _ = Command::new("umount").arg(&small).status();
+    assert_eq!(
+        o.status.code(),
+        Some(6),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("No space left"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(left.is_empty(), "left behind: {left:?}");
+}

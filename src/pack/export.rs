@@ -601,3 +601,61 @@ impl<'a> From<&'a NotPacked> for NotPackedLine<'a> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pack::plan::{build, PackPolicy};
+    use crate::walk::{self, Excludes, WalkOptions};
+
+    /// The same plan and files give the same bytes, frame for frame (what resuming an
+    /// interrupted upload by offset relies on).
+    #[test]
+    fn same_input_same_bytes() {
+        let dir = tempfile::tempdir().unwrap();
+        let r = dir.path();
+        std::fs::create_dir_all(r.join("srv/a")).unwrap();
+        for i in 0..300 {
+            std::fs::write(r.join(format!("srv/a/f{i}")), format!("{i}\n").repeat(5000)).unwrap();
+        }
+        std::fs::write(r.join("srv/big"), vec![7u8; 12 << 20]).unwrap();
+        let root = RootFs::new(r);
+        let skip = Excludes::default();
+        let walked = walk::walk(&WalkOptions {
+            root: &root,
+            excludes: &skip,
+            skip_mounts: &skip,
+        });
+        let files: Vec<crate::classify::Classified> = walked
+            .entries
+            .iter()
+            .map(|e| crate::classify::Classified {
+                path: e.path.clone(),
+                change: crate::classify::Change::Added,
+                meta: Some(e.meta),
+                link_target: e.link_target.clone(),
+                verify: None,
+                config: false,
+                marker: None,
+                owners: Vec::new(),
+                category: Some(crate::classify::Category::Unowned),
+                reason: "test",
+            })
+            .collect();
+        let plan = build(&root, &files, &PackPolicy::default());
+        let opts = ExportOptions {
+            level: 3,
+            overlay: true,
+        };
+        let acc = Accounts::default();
+        let (a, sa) = write_export(Vec::new(), b"{}", &root, &acc, &plan, &opts).unwrap();
+        let (b, _) = write_export(Vec::new(), b"{}", &root, &acc, &plan, &opts).unwrap();
+        assert_eq!(a, b);
+        assert!(
+            sa.frames >= 3,
+            "small frames and a streamed one: {}",
+            sa.frames
+        );
+        assert_eq!(sa.entries, 303);
+    }
+}
