@@ -34,6 +34,29 @@ fn create_exclusive(path: &Path) -> std::io::Result<File> {
         .open(path)
 }
 
+/// Warn before writing when the target filesystem has less room than the overlay's files
+/// take uncompressed (zstd usually needs far less, so this is a warning, not a refusal).
+fn check_free_space(out: &File, plan: &plan::Plan, no_overlay: bool) {
+    if no_overlay {
+        return;
+    }
+    let need: u64 = plan
+        .entries
+        .iter()
+        .filter(|e| e.meta.kind == livescan::walk::FileKind::Regular && e.hardlink_to.is_none())
+        .map(|e| e.meta.blocks.saturating_mul(512).min(e.meta.size))
+        .sum();
+    if let Ok(st) = nix::sys::statvfs::fstatvfs(out) {
+        let free = st.blocks_available() as u64 * st.fragment_size() as u64;
+        if free < need {
+            log::warn!(
+                "the export target has {free} bytes free and the overlay holds {need} bytes of files \
+                 before compression: it may not fit"
+            );
+        }
+    }
+}
+
 pub fn run(args: ExportArgs, cfg: config::Config) -> Exit {
     let mut extra_categories = Vec::new();
     for name in &args.pack_category {
@@ -128,6 +151,9 @@ pub fn run(args: ExportArgs, cfg: config::Config) -> Exit {
         own_files,
     };
     let plan = plan::build(&result.root, &c.files, &policy);
+    if let Some(f) = &out_file {
+        check_free_space(f, &plan, args.no_overlay);
+    }
     let opts = ExportOptions {
         level: args.level,
         overlay: !args.no_overlay,
