@@ -47,7 +47,7 @@ fn check_free_space(out: &File, plan: &plan::Plan, no_overlay: bool) {
         .map(|e| e.meta.blocks.saturating_mul(512).min(e.meta.size))
         .sum();
     if let Ok(st) = nix::sys::statvfs::fstatvfs(out) {
-        let free = st.blocks_available() as u64 * st.fragment_size() as u64;
+        let free = st.blocks_available().saturating_mul(st.fragment_size());
         if free < need {
             log::warn!(
                 "the export target has {free} bytes free and the overlay holds {need} bytes of files \
@@ -171,21 +171,18 @@ pub fn run(args: ExportArgs, cfg: config::Config) -> Exit {
             w.into_inner().map_err(|e| e.into_error())?.sync_all()?;
             Ok(s)
         }),
-        None => {
-            let stdout = std::io::stdout();
-            write_export(
-                BufWriter::with_capacity(1 << 20, stdout.lock()),
-                &report_json,
-                &result.root,
-                &result.accounts,
-                &plan,
-                &opts,
-            )
-            .and_then(|(mut w, s)| {
-                w.flush()?;
-                Ok(s)
-            })
-        }
+        None => write_export(
+            BufWriter::with_capacity(1 << 20, std::io::stdout()),
+            &report_json,
+            &result.root,
+            &result.accounts,
+            &plan,
+            &opts,
+        )
+        .and_then(|(mut w, s)| {
+            w.flush()?;
+            Ok(s)
+        }),
     };
     let summary = match written {
         Ok(s) => s,

@@ -31,7 +31,7 @@ const FRAME_TARGET: usize = 8 << 20;
 /// Members with more data than this are streamed in their own frame.
 const BIG_MEMBER: u64 = 8 << 20;
 /// Small files read ahead per batch.
-const BATCH_BYTES: u64 = 64 << 20;
+const BATCH_BYTES: u64 = 24 << 20;
 /// Worker threads of the streaming encoder: fixed, so the output does not depend on the host.
 const STREAM_WORKERS: u32 = 2;
 
@@ -254,7 +254,7 @@ fn prepare_regular(
 }
 
 /// Writes tar bytes into zstd frames that each end on an entry boundary.
-struct Frames<'a, W: Write> {
+struct Frames<'a, W: Write + Send> {
     out: &'a mut CountingWriter<W>,
     level: i32,
     pending: Vec<u8>,
@@ -267,13 +267,28 @@ struct Frames<'a, W: Write> {
     tar_offset: u64,
 }
 
-fn compress_frame(raw: &[u8], level: i32) -> std::io::Result<Vec<u8>> {
-    let mut c = zstd::bulk::Compressor::new(level)?;
-    c.set_parameter(CParameter::ChecksumFlag(true))?;
-    c.compress(raw)
+thread_local! {
+    /// One compression context per worker thread, reused across frames.
+    static COMPRESSOR: std::cell::RefCell<Option<(i32, zstd::bulk::Compressor<'static>)>> =
+        const { std::cell::RefCell::new(None) };
 }
 
-impl<'a, W: Write> Frames<'a, W> {
+fn compress_frame(raw: &[u8], level: i32) -> std::io::Result<Vec<u8>> {
+    COMPRESSOR.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        if slot.as_ref().is_none_or(|(l, _)| *l != level) {
+            let mut c = zstd::bulk::Compressor::new(level)?;
+            c.set_parameter(CParameter::ChecksumFlag(true))?;
+            *slot = Some((level, c));
+        }
+        match slot.as_mut() {
+            Some((_, c)) => c.compress(raw),
+            None => Err(std::io::Error::other("no compressor")),
+        }
+    })
+}
+
+impl<'a, W: Write + Send> Frames<'a, W> {
     fn new(out: &'a mut CountingWriter<W>, level: i32) -> Self {
         Frames {
             out,
@@ -444,7 +459,7 @@ fn batches(entries: &[PlanEntry]) -> Vec<std::ops::Range<usize>> {
 }
 
 /// Write a whole export to `out`.
-pub fn write_export<W: Write>(
+pub fn write_export<W: Write + Send>(
     out: W,
     report_json: &[u8],
     root: &RootFs,
@@ -475,12 +490,17 @@ pub fn write_export<W: Write>(
         let mut frames = Frames::new(&mut out, opts.level);
         // Archive paths of first names actually written, for their hardlinks.
         let mut written_paths: std::collections::HashSet<Vec<u8>> = Default::default();
-        for range in batches(&plan.entries) {
-            let prepared: Vec<Prepared> = plan.entries[range.clone()]
+        let ranges = batches(&plan.entries);
+        let read_batch = |r: &std::ops::Range<usize>| -> Vec<Prepared> {
+            plan.entries[r.clone()]
                 .par_iter()
                 .map(|e| prepare(root, accounts, e))
-                .collect();
-            for (p, e) in prepared.into_iter().zip(&plan.entries[range]) {
+                .collect()
+        };
+        let mut next = ranges.first().map(read_batch);
+        for (bi, range) in ranges.iter().enumerate() {
+            let prepared = next.take().unwrap_or_default();
+            for (p, e) in prepared.into_iter().zip(&plan.entries[range.clone()]) {
                 let p = match p {
                     // The first name vanished: this name carries the data instead.
                     Prepared::Small { manifest, .. }
@@ -536,7 +556,13 @@ pub fn write_export<W: Write>(
                 serde_json::to_writer(&mut manifest, &entry)?;
                 manifest.push(b'\n');
             }
-            frames.flush_queued()?;
+            // Compress and write this batch while the next one is read.
+            let (written, following) = rayon::join(
+                || frames.flush_queued(),
+                || ranges.get(bi + 1).map(read_batch),
+            );
+            written?;
+            next = following;
         }
         (frames_info, entries, tar_bytes) = frames.finish()?;
     }

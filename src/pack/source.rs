@@ -250,13 +250,52 @@ pub fn open(path: &Path) -> std::io::Result<File> {
 }
 
 /// Read all of a small file's member data into memory (parallel reads of small files).
+/// Dense files are read straight into the result, without an intermediate buffer.
 pub fn read_small(
     file: &File,
     size: u64,
     runs: Option<&[(u64, u64)]>,
 ) -> std::io::Result<(Vec<u8>, Option<Event>)> {
-    let mut data = Vec::with_capacity(usize::try_from(data_size(size, runs)).unwrap_or(0));
-    let event = write_data(file, size, runs, &mut data)?;
+    if runs.is_some() {
+        let mut data = Vec::with_capacity(usize::try_from(data_size(size, runs)).unwrap_or(0));
+        let event = write_data(file, size, runs, &mut data)?;
+        return Ok((data, event));
+    }
+    use std::os::unix::fs::FileExt;
+    let before = file.metadata()?;
+    let len = usize::try_from(size).map_err(|_| std::io::Error::other("file too large"))?;
+    let mut data = vec![0u8; len];
+    let mut done = 0;
+    while done < len {
+        match file.read_at(&mut data[done..], done as u64) {
+            Ok(0) => break,
+            Ok(n) => done += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    if done < len {
+        // Shrank: the rest stays zero, as the header promised `size` bytes.
+        return Ok((
+            data,
+            Some(Event::Shrank {
+                read: done as u64,
+                expected: size,
+            }),
+        ));
+    }
+    let after = file.metadata()?;
+    let event = if after.len() > size {
+        Some(Event::Grew)
+    } else if after.mtime() != before.mtime()
+        || after.mtime_nsec() != before.mtime_nsec()
+        || after.ctime() != before.ctime()
+        || after.ctime_nsec() != before.ctime_nsec()
+    {
+        Some(Event::ChangedWhileRead)
+    } else {
+        None
+    };
     Ok((data, event))
 }
 
