@@ -76,5 +76,9 @@ printf 'cap_chown,cap_net_raw=ep cap_setuid+i' > "$corpus/caps/text"
 printf '\x01\x00\x00\x02\x00\x20\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00' \
   > "$corpus/caps/xattr-v2"
 
+# --- apk: hand-written (Debian has no apk-tools): M:, a: with an xattr digest, f:S, X1 ---------
+printf 'C:Q1zwvKMnYs1b6ZdPTBJ0Z7D5P3jyA=\nP:seed\nV:1.0-r1\nA:x86_64\nD:so:libc.musl-x86_64.so.1\nF:etc\nM:0:0:755\nR:seed.conf\na:0:0:600\nZ:Q1SLkS9hBidUbPwwrw+XR0Whv3ww8=\nR:link\na:0:0:777:Q1JaDEHQHBbizhEzoWK1YxuraNU/4=\nZ:Q1kiljhXXH1LlQroHsEJIkPZg2eiw=\n\nP:seed-s\nV:2-r0\nA:x86_64\nf:S\nF:usr/lib\nR:lib.so\nZ:X1a8076d3d28d21e02012b20eaf7dbf75409a62771\n\n' \
+  > "$corpus/apk_installed/seed"
+
 echo "seeds written to $corpus:"
 find "$corpus" -type f -printf '%s\t%P\n' | sort -k2

@@ -9,12 +9,13 @@ use crate::pkgdb::rpm::{bdb, header, ndb, package};
 pub type Target = fn(&[u8]);
 
 /// Every target, by the name of its corpus directory.
-pub const TARGETS: [(&str, Target); 5] = [
+pub const TARGETS: [(&str, Target); 6] = [
     ("rpm_header", rpm_header),
     ("rpm_bdb", rpm_bdb),
     ("rpm_ndb", rpm_ndb),
     ("dpkg_status", dpkg_status),
     ("caps", caps),
+    ("apk_installed", apk_installed),
 ];
 
 /// One header blob, then everything the scan reads from it.
@@ -61,4 +62,9 @@ pub fn caps(data: &[u8]) {
     if let Ok(text) = std::str::from_utf8(data) {
         let _ = crate::classify::caps::parse_text(text);
     }
+}
+
+/// apk's `lib/apk/db/installed`.
+pub fn apk_installed(data: &[u8]) {
+    let _ = crate::pkgdb::apk::parse_installed(data, std::path::Path::new("installed"));
 }

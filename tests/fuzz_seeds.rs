@@ -75,3 +75,14 @@ fn caps_seeds_are_the_same_capability() {
     let text = String::from_utf8(seed("caps", "text")).unwrap();
     assert!(caps::parse_text(&text).unwrap().effective);
 }
+
+#[test]
+fn apk_seed_parses() {
+    let c = livescan::pkgdb::apk::parse_installed(
+        &seed("apk_installed", "seed"),
+        std::path::Path::new("installed"),
+    )
+    .unwrap();
+    assert_eq!(c.packages.len(), 2);
+    assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+}

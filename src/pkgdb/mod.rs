@@ -50,6 +50,9 @@ pub fn detect(root: &RootFs) -> Vec<Box<dyn PackageDb>> {
     if let Some(db) = rpm::RpmDb::detect(root) {
         found.push(Box::new(db));
     }
+    if let Some(db) = apk::ApkDb::detect(root) {
+        found.push(Box::new(db));
+    }
     found
 }
 
