@@ -80,5 +80,9 @@ printf '\x01\x00\x00\x02\x00\x20\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00
 printf 'C:Q1zwvKMnYs1b6ZdPTBJ0Z7D5P3jyA=\nP:seed\nV:1.0-r1\nA:x86_64\nD:so:libc.musl-x86_64.so.1\nF:etc\nM:0:0:755\nR:seed.conf\na:0:0:600\nZ:Q1SLkS9hBidUbPwwrw+XR0Whv3ww8=\nR:link\na:0:0:777:Q1JaDEHQHBbizhEzoWK1YxuraNU/4=\nZ:Q1kiljhXXH1LlQroHsEJIkPZg2eiw=\n\nP:seed-s\nV:2-r0\nA:x86_64\nf:S\nF:usr/lib\nR:lib.so\nZ:X1a8076d3d28d21e02012b20eaf7dbf75409a62771\n\n' \
   > "$corpus/apk_installed/seed"
 
+# --- pacman desc/files: hand-written in pacman's section format --------------------------------
+printf '%%NAME%%\nseed\n\n%%VERSION%%\n1:2.0-3\n\n%%ARCH%%\nany\n\n%%FILES%%\netc/\netc/seed.conf\n\n%%BACKUP%%\netc/seed.conf\t0f343b0931126a20f133d67c2b018a3b\n\n' \
+  > "$corpus/pacman_desc/seed"
+
 echo "seeds written to $corpus:"
 find "$corpus" -type f -printf '%s\t%P\n' | sort -k2

@@ -9,13 +9,15 @@ use crate::pkgdb::rpm::{bdb, header, ndb, package};
 pub type Target = fn(&[u8]);
 
 /// Every target, by the name of its corpus directory.
-pub const TARGETS: [(&str, Target); 6] = [
+pub const TARGETS: [(&str, Target); 8] = [
     ("rpm_header", rpm_header),
     ("rpm_bdb", rpm_bdb),
     ("rpm_ndb", rpm_ndb),
     ("dpkg_status", dpkg_status),
     ("caps", caps),
     ("apk_installed", apk_installed),
+    ("pacman_mtree", pacman_mtree),
+    ("pacman_desc", pacman_desc),
 ];
 
 /// One header blob, then everything the scan reads from it.
@@ -67,4 +69,20 @@ pub fn caps(data: &[u8]) {
 /// apk's `lib/apk/db/installed`.
 pub fn apk_installed(data: &[u8]) {
     let _ = crate::pkgdb::apk::parse_installed(data, std::path::Path::new("installed"));
+}
+
+/// pacman's per-package mtree, compressed or not (the decompression bound is part of it).
+pub fn pacman_mtree(data: &[u8]) {
+    if let Ok(text) = crate::pkgdb::pacman::mtree::decompress(data) {
+        let _ = crate::pkgdb::pacman::mtree::parse(&text);
+    }
+}
+
+/// pacman's `desc`/`files` sections and version strings.
+pub fn pacman_desc(data: &[u8]) {
+    if let Ok(s) = crate::pkgdb::pacman::desc::parse_sections(data) {
+        for v in s.get("VERSION").into_iter().flatten() {
+            let _ = crate::pkgdb::pacman::desc::split_version(&String::from_utf8_lossy(v));
+        }
+    }
 }

@@ -86,3 +86,16 @@ fn apk_seed_parses() {
     assert_eq!(c.packages.len(), 2);
     assert!(c.warnings.is_empty(), "{:?}", c.warnings);
 }
+
+#[test]
+fn pacman_seeds_parse() {
+    use livescan::pkgdb::pacman::{desc, mtree};
+    let text = mtree::decompress(&seed("pacman_mtree", "tiny.mtree")).unwrap();
+    let entries = mtree::parse(&text).unwrap();
+    assert!(
+        entries.iter().any(|e| e.path == b"usr/bin/tiny link"),
+        "vis escape decoded"
+    );
+    let s = desc::parse_sections(&seed("pacman_desc", "seed")).unwrap();
+    assert_eq!(s["NAME"], vec![b"seed".to_vec()]);
+}

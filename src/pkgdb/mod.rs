@@ -53,6 +53,9 @@ pub fn detect(root: &RootFs) -> Vec<Box<dyn PackageDb>> {
     if let Some(db) = apk::ApkDb::detect(root) {
         found.push(Box::new(db));
     }
+    if let Some(db) = pacman::PacmanDb::detect(root) {
+        found.push(Box::new(db));
+    }
     found
 }
 
