@@ -75,6 +75,10 @@ pub struct ExportArgs {
     /// List but do not pack files larger than this (bytes; K, M, G suffixes)
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
     pub max_file_size: Option<u64>,
+    /// Write FILE.001, FILE.002, … of at most SIZE bytes each (FAT32 media stop at 4G);
+    /// verify, inspect, extract and upload --from read the parts as one file
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub split: Option<u64>,
     #[command(flatten)]
     pub scan: ScanArgs,
 }

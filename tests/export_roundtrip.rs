@@ -614,3 +614,85 @@ fn full_disk_leaves_no_export() {
     );
     assert!(left.is_empty(), "left behind: {left:?}");
 }
+
+/// `--split`: parts of at most SIZE bytes whose concatenation is the export; verify,
+/// inspect and extract read them as one, and `cat` of the parts is a tar.zst GNU tar reads.
+#[test]
+fn split_export_reads_as_one() {
+    let a = Area::new();
+    fs::create_dir_all(a.p("srv")).unwrap();
+    let mut x: u32 = 7;
+    for i in 0..6 {
+        let data: Vec<u8> = (0..300_000)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 17;
+                x ^= x << 5;
+                x as u8
+            })
+            .collect();
+        fs::write(a.p(format!("srv/f{i}")), data).unwrap();
+    }
+    let (o, base) = a.export("s.lsx", &["--split", "500K"]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(!base.exists());
+    let parts: Vec<PathBuf> = (1..)
+        .map(|n| PathBuf::from(format!("{}.{n:03}", base.display())))
+        .take_while(|p| p.exists())
+        .collect();
+    assert!(parts.len() >= 4, "{parts:?}");
+    for p in &parts[..parts.len() - 1] {
+        assert_eq!(fs::metadata(p).unwrap().len(), 500 << 10);
+    }
+    assert!(!a.tmp.path().read_dir().unwrap().any(|e| e
+        .unwrap()
+        .file_name()
+        .to_string_lossy()
+        .ends_with(".part")));
+    for name in [base.clone(), parts[0].clone()] {
+        let v = verify(&name);
+        assert!(v.status.success(), "{}", String::from_utf8_lossy(&v.stderr));
+    }
+    let i = common::livescan()
+        .arg("inspect")
+        .arg(&base)
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&i.stdout).contains("7 added"),
+        "{}",
+        String::from_utf8_lossy(&i.stdout)
+    );
+    let to = a.tmp.path().join("restored");
+    let e = common::livescan()
+        .args(["extract"])
+        .arg(&parts[0])
+        .arg("--to")
+        .arg(&to)
+        .output()
+        .unwrap();
+    assert!(e.status.success(), "{}", String::from_utf8_lossy(&e.stderr));
+    assert_eq!(
+        fs::read(to.join("srv/f5")).unwrap(),
+        fs::read(a.p("srv/f5")).unwrap()
+    );
+    // The concatenation is an ordinary tar.zst.
+    let joined: Vec<u8> = parts.iter().flat_map(|p| fs::read(p).unwrap()).collect();
+    let whole = a.tmp.path().join("joined.tar.zst");
+    fs::write(&whole, joined).unwrap();
+    let t = Command::new("tar")
+        .args(["--zstd", "-tf"])
+        .arg(&whole)
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&t.stdout).contains("srv/f3"));
+    assert!(verify(&whole).status.success());
+    // A missing middle part is not a valid export.
+    fs::remove_file(&parts[1]).unwrap();
+    assert!(!verify(&base).status.success());
+}

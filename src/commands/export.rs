@@ -13,6 +13,7 @@ use livescan::cli::ExportArgs;
 use livescan::config;
 use livescan::exit_code::Exit;
 use livescan::pack::export::{write_export, ExportOptions};
+use livescan::pack::parts::{self, SplitWriter};
 use livescan::pack::plan::{self, PackPolicy};
 use livescan::report::{self, DbReport, ReportInput};
 use livescan::walk::Excludes;
@@ -23,6 +24,16 @@ fn part_path(output: &Path) -> PathBuf {
     let mut p = output.as_os_str().to_owned();
     p.push(".part");
     PathBuf::from(p)
+}
+
+/// Part `n` of the output: (name while written, final name). Unsplit: FILE.part → FILE.
+fn part_names(output: &Path, split: bool, n: usize) -> (PathBuf, PathBuf) {
+    let fin = if split {
+        parts::part_name(output, n)
+    } else {
+        output.to_path_buf()
+    };
+    (part_path(&fin), fin)
 }
 
 fn create_exclusive(path: &Path) -> std::io::Result<File> {
@@ -75,30 +86,40 @@ pub fn run(args: ExportArgs, cfg: config::Config) -> Exit {
         }
     }
     let to_stdout = args.output == Path::new("-");
-    let part = part_path(&args.output);
+    if to_stdout && args.split.is_some() {
+        eprintln!("livescan: --split needs a file name, not -");
+        return Exit::Usage;
+    }
+    let split = args.split;
+    let output = args.output.clone();
+    let names = |n: usize| part_names(&output, split.is_some(), n);
     // Open before scanning: fail fast, and the scan sees our own file (then skips it).
     let out_file = if to_stdout {
         None
     } else {
-        if args.output.symlink_metadata().is_ok() {
+        let (first_part, first_final) = names(1);
+        if first_final.symlink_metadata().is_ok() {
             eprintln!(
                 "livescan: {} exists; export never overwrites",
-                args.output.display()
+                first_final.display()
             );
             return Exit::Usage;
         }
-        match create_exclusive(&part) {
+        match create_exclusive(&first_part) {
             Ok(f) => Some(f),
             Err(e) => {
-                eprintln!("livescan: creating {}: {e}", part.display());
+                eprintln!("livescan: creating {}: {e}", first_part.display());
                 return Exit::OutputIncomplete;
             }
         }
     };
-    let remove_part = |why: &str| {
+    let remove_parts = |why: &str| {
         if out_file.is_some() {
-            let _ = std::fs::remove_file(&part);
-            eprintln!("livescan: {why}; {} removed", part.display());
+            let mut n = 1;
+            while std::fs::remove_file(names(n).0).is_ok() {
+                n += 1;
+            }
+            eprintln!("livescan: {why}; the partial output was removed");
         }
     };
     let mut own_files = Vec::new();
@@ -111,7 +132,7 @@ pub fn run(args: ExportArgs, cfg: config::Config) -> Exit {
     let run = match scan_phase(&args.scan, &cfg) {
         Ok(r) => r,
         Err(exit) => {
-            remove_part("scan failed");
+            remove_parts("scan failed");
             return exit;
         }
     };
@@ -140,7 +161,7 @@ pub fn run(args: ExportArgs, cfg: config::Config) -> Exit {
     let mut report_json = Vec::new();
     if let Err(e) = report::write_report(&mut report_json, &input) {
         eprintln!("livescan: building the report: {e}");
-        remove_part("report failed");
+        remove_parts("report failed");
         return Exit::Fatal;
     }
 
@@ -159,18 +180,30 @@ pub fn run(args: ExportArgs, cfg: config::Config) -> Exit {
         overlay: !args.no_overlay,
     };
     let written = match &out_file {
-        Some(f) => write_export(
-            BufWriter::with_capacity(1 << 20, f),
-            &report_json,
-            &result.root,
-            &result.accounts,
-            &plan,
-            &opts,
-        )
-        .and_then(|(w, s)| {
-            w.into_inner().map_err(|e| e.into_error())?.sync_all()?;
-            Ok(s)
-        }),
+        Some(f) => {
+            let first = f.try_clone();
+            first.and_then(|first| {
+                let writer = SplitWriter::new(
+                    first,
+                    names(1).0,
+                    split.unwrap_or(u64::MAX),
+                    Box::new({
+                        let output = output.clone();
+                        move |n| part_names(&output, true, n).0
+                    }),
+                );
+                let (w, s) = write_export(
+                    BufWriter::with_capacity(1 << 20, writer),
+                    &report_json,
+                    &result.root,
+                    &result.accounts,
+                    &plan,
+                    &opts,
+                )?;
+                let parts = w.into_inner().map_err(|e| e.into_error())?.finish()?;
+                Ok((s, parts))
+            })
+        }
         None => write_export(
             BufWriter::with_capacity(1 << 20, std::io::stdout()),
             &report_json,
@@ -181,33 +214,35 @@ pub fn run(args: ExportArgs, cfg: config::Config) -> Exit {
         )
         .and_then(|(mut w, s)| {
             w.flush()?;
-            Ok(s)
+            Ok((s, Vec::new()))
         }),
     };
-    let summary = match written {
+    let (summary, written_parts) = match written {
         Ok(s) => s,
         Err(e) => {
             eprintln!("livescan: writing the export: {e}");
-            remove_part("the export is incomplete");
+            remove_parts("the export is incomplete");
             return Exit::OutputIncomplete;
         }
     };
-    if out_file.is_some() {
+    for (n, part) in written_parts.iter().enumerate() {
+        let fin = names(n + 1).1;
         // link(2) refuses an existing name: never replace an export that appeared meanwhile.
-        if let Err(e) = std::fs::hard_link(&part, &args.output) {
+        if let Err(e) = std::fs::hard_link(part, &fin) {
             eprintln!(
                 "livescan: {} is complete but could not be named {}: {e}",
                 part.display(),
-                args.output.display()
+                fin.display()
             );
             return Exit::OutputIncomplete;
         }
-        let _ = std::fs::remove_file(&part);
+        let _ = std::fs::remove_file(part);
     }
     if !args.scan.quiet {
         eprintln!(
-            "livescan: export {}: {} entries ({} of files, {} tar bytes) in {} frames, {} bytes; {} listed but not packed, {} skipped, {} changed while packed",
+            "livescan: export {}{}: {} entries ({} of files, {} tar bytes) in {} frames, {} bytes; {} listed but not packed, {} skipped, {} changed while packed",
             if to_stdout { "to standard output".to_string() } else { args.output.display().to_string() },
+            if written_parts.len() > 1 { format!(" in {} parts", written_parts.len()) } else { String::new() },
             summary.entries,
             summary.file_bytes,
             summary.tar_bytes,

@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::ffi::{CString, OsStr};
 use std::fs::{File, OpenOptions};
-use std::io::{Read, Write};
+use std::io::{Read, Seek, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
@@ -366,10 +366,10 @@ fn write_runs(
 }
 
 pub fn extract(file: &Path, to: &Path) -> Result<Extracted, ExtractError> {
-    let mut f = File::open(file)?;
+    let mut f = super::parts::open(file)?;
     // A file without a valid trailer is not extracted at all: it may be cut short.
     container::read_trailer(&mut f)?;
-    let f = File::open(file)?;
+    f.seek(std::io::SeekFrom::Start(0))?;
     std::fs::create_dir_all(to)?;
     let mut out = Extracted::default();
     // The zstd decoder passes over the skippable sections: what remains is the tar stream.

@@ -2,7 +2,6 @@
 //! only — the overlay frames are never decompressed, so this is instant on any size.
 
 use std::collections::BTreeMap;
-use std::fs::File;
 use std::io::Read;
 use std::path::Path;
 
@@ -32,7 +31,7 @@ pub struct Inspection {
 const MAX_SECTION: u64 = 4 << 30;
 
 fn section_json(
-    f: &mut File,
+    f: &mut super::parts::ExportReader,
     span: container::Span,
     tag: &[u8; 8],
 ) -> Result<Vec<u8>, ContainerError> {
@@ -55,8 +54,8 @@ fn top_dir(path: &[u8]) -> String {
 }
 
 pub fn inspect(path: &Path) -> Result<Inspection, ContainerError> {
-    let mut f = File::open(path)?;
-    let export_bytes = f.metadata()?.len();
+    let mut f = super::parts::open(path)?;
+    let export_bytes = f.len();
     let (t, _) = container::read_trailer(&mut f)?;
     let report = section_json(&mut f, t.report, container::TAG_REPORT)?;
     let report: serde_json::Value =

@@ -9,6 +9,7 @@ pub mod container;
 pub mod export;
 pub mod extract;
 pub mod inspect;
+pub mod parts;
 pub mod plan;
 pub mod source;
 pub mod tar_header;

@@ -3,7 +3,6 @@
 //! BLAKE3 of its data), counts. The first problem found is the error, naming the frame,
 //! entry and path.
 
-use std::fs::File;
 use std::io::{BufReader, Read, Seek, SeekFrom};
 use std::path::Path;
 
@@ -78,7 +77,7 @@ fn manifest_entries(text: &[u8]) -> Result<(Vec<Listed>, usize), VerifyError> {
 }
 
 pub fn verify_file(path: &Path) -> Result<Verified, VerifyError> {
-    let mut f = File::open(path)?;
+    let mut f = super::parts::open(path)?;
     let (t, trailer_off) = container::read_trailer(&mut f)?;
 
     // Whole-file digest first: it catches any flipped byte before the trailer.
