@@ -696,3 +696,40 @@ fn split_export_reads_as_one() {
     fs::remove_file(&parts[1]).unwrap();
     assert!(!verify(&base).status.success());
 }
+
+/// `-o -`: the export streams to stdout (e.g. `| ssh host 'cat > x'`), byte-identical in
+/// layout: what arrives verifies and GNU tar lists it.
+#[test]
+fn export_to_stdout_is_a_whole_export() {
+    let a = Area::new();
+    fs::create_dir_all(a.p("srv")).unwrap();
+    fs::write(a.p("srv/piped"), b"through a pipe\n").unwrap();
+    let (o, _) = a.export("unused", &[]);
+    assert_eq!(o.status.code(), Some(0));
+    let o = common::livescan()
+        .arg("--config")
+        .arg(a.tmp.path().join("cfg.toml"))
+        .args(["export", "-q", "-o", "-", "--root"])
+        .arg(a.root())
+        .arg("--mountinfo")
+        .arg(a.tmp.path().join("mountinfo"))
+        .arg("--lock-file")
+        .arg(a.tmp.path().join("lock"))
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let file = a.tmp.path().join("from-stdout.lsx");
+    fs::write(&file, &o.stdout).unwrap();
+    assert!(verify(&file).status.success());
+    let t = Command::new("tar")
+        .args(["--zstd", "-tf"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&t.stdout).contains("srv/piped"));
+}
