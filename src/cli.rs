@@ -34,6 +34,38 @@ pub enum Command {
     Inspect(InspectArgs),
     /// Restore an export's overlay into a directory, refusing anything that would escape it
     Extract(ExtractArgs),
+    /// Send an export to the overlay endpoint in resumable chunks (password from
+    /// LIVESCAN_PASSWORD or the systemd credential livescan-password, never argv)
+    #[command(after_help = crate::exit_code::TABLE)]
+    Upload(UploadArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct UploadArgs {
+    /// API base, as UForge users write it: https://host/api
+    #[arg(long, value_name = "URL")]
+    pub url: String,
+    /// Login (may contain @)
+    #[arg(long, value_name = "NAME")]
+    pub user: String,
+    /// Scanned instance name [default: the scanned host's name]
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+    /// The export file (or its first part) made by `livescan export`
+    #[arg(long, value_name = "FILE")]
+    pub from: Option<PathBuf>,
+    /// Bytes per chunk (K, M suffixes)
+    #[arg(long, value_name = "SIZE", default_value = "8M", value_parser = parse_size)]
+    pub chunk_size: u64,
+    /// Consecutive failures before giving up
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    pub retries: u32,
+    /// Only check the URL, TLS and credentials
+    #[arg(long)]
+    pub check: bool,
+    /// First retry delay in milliseconds (doubles per failure, ±50 % jitter)
+    #[arg(long, value_name = "MS", default_value_t = 500, hide = true)]
+    pub backoff_ms: u64,
 }
 
 #[derive(Debug, Args)]

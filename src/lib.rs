@@ -17,9 +17,12 @@ pub mod lock;
 pub mod pack;
 pub mod path_bytes;
 pub mod pkgdb;
+pub mod receiver;
 pub mod report;
 pub mod rootfs;
 pub mod scan;
 #[doc(hidden)]
 pub mod shared_fixtures;
+pub mod ship;
+pub mod uforge;
 pub mod walk;

@@ -4,4 +4,5 @@
 pub mod export;
 pub mod extract;
 pub mod inspect;
+pub mod upload;
 pub mod verify;

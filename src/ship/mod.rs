@@ -1,0 +1,54 @@
+//! Shipping a scan: one trait for an upload target ([`UploadTarget`]), the UForge-style
+//! HTTP target ([`uforge_http`]), and the resumable upload of an export ([`upload`]).
+//! The chunk protocol is documented in docs/upload-protocol.md.
+
+pub mod credentials;
+pub mod uforge_http;
+pub mod upload;
+
+use crate::uforge::{Distribution, OverlayState, Scan, ScannedInstance};
+
+/// Why a call failed: worth retrying (network, timeout, 5xx) or not (4xx: fix something).
+#[derive(Debug, thiserror::Error)]
+pub enum ShipError {
+    #[error("{0}")]
+    Retryable(String),
+    #[error("{0}")]
+    Rejected(String),
+    /// The server has a different committed offset than the chunk assumed.
+    #[error("server has {0} bytes committed")]
+    Conflict(u64),
+}
+
+/// Where scans and overlays go. Implementations speak one protocol; the upload logic
+/// (retries, resume, chunking) is theirs to share.
+pub trait UploadTarget {
+    /// The scanned instance called `name` for this machine, created if missing.
+    fn instance(
+        &self,
+        name: &str,
+        machine_id: Option<&str>,
+        distribution: &Distribution,
+        overlay: bool,
+    ) -> Result<ScannedInstance, ShipError>;
+    /// A scan of `instance` whose overlay is the export with this digest, if any.
+    fn find_scan(&self, instance: &ScannedInstance, crc: &str) -> Result<Option<Scan>, ShipError>;
+    fn create_scan(
+        &self,
+        instance: &ScannedInstance,
+        name: &str,
+        crc: &str,
+        report: &[u8],
+    ) -> Result<Scan, ShipError>;
+    fn overlay_state(&self, scan: &Scan) -> Result<OverlayState, ShipError>;
+    /// Send `data` at `offset`; `finish` carries the export's digest on the last chunk.
+    fn send_chunk(
+        &self,
+        scan: &Scan,
+        offset: u64,
+        data: &[u8],
+        finish: Option<&str>,
+    ) -> Result<OverlayState, ShipError>;
+    /// Mark the scan cancelled (SIGINT) or failed.
+    fn cancel(&self, scan: &Scan) -> Result<(), ShipError>;
+}

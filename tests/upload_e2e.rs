@@ -1,0 +1,418 @@
+//! Agent and receiver on loopback, through a TCP proxy that breaks things: connections cut
+//! at random byte offsets, 503 answers, a receiver killed and restarted mid-upload, an agent
+//! killed and rerun. Every run must end with the receiver holding exactly the export, the
+//! scan complete, and the bytes sent within a few chunks of the export's size.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+const USER: &str = "agent@example.com";
+const PASSWORD: &str = "pa:ss@word";
+
+fn receiver_bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_livescan-receiver"))
+}
+
+/// A running receiver and the address it printed.
+struct Receiver {
+    child: Child,
+    addr: String,
+}
+
+impl Receiver {
+    fn start(data: &Path) -> Receiver {
+        let mut child = receiver_bin()
+            .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+            .arg(data)
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let addr = line
+            .trim()
+            .strip_prefix("listening on http://")
+            .and_then(|r| r.strip_suffix("/api"))
+            .unwrap_or_else(|| panic!("receiver said {line:?}"))
+            .to_string();
+        Receiver { child, addr }
+    }
+}
+
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Forwards connections to `target`, misbehaving on purpose: of every 4 connections one
+/// is answered 503, the others are cut after a random number of request bytes (up to
+/// 3 MiB) — keep-alive would otherwise carry the whole upload on one connection.
+struct Proxy {
+    addr: String,
+    target: Arc<Mutex<String>>,
+    stop: Arc<AtomicBool>,
+    faults: Arc<AtomicU64>,
+}
+
+impl Proxy {
+    fn start(target: &str, faulty: bool) -> Proxy {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let target = Arc::new(Mutex::new(target.to_string()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let faults = Arc::new(AtomicU64::new(0));
+        let (t, s, f) = (target.clone(), stop.clone(), faults.clone());
+        std::thread::spawn(move || {
+            let mut n: u64 = 0;
+            let mut seed: u64 = 0x2545F4914F6CDD1D;
+            for conn in listener.incoming() {
+                if s.load(Ordering::Relaxed) {
+                    break;
+                }
+                let Ok(client) = conn else { continue };
+                n += 1;
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                // Mode 3: a clean relay (the fault-free proxy); faulty proxies never use it.
+                let mode = if faulty { n % 3 } else { 3 };
+                let cut_after = seed % (3 << 20);
+                let target = t.lock().unwrap().clone();
+                let f = f.clone();
+                std::thread::spawn(move || relay(client, &target, mode, cut_after, &f));
+            }
+        });
+        Proxy {
+            addr,
+            target,
+            stop,
+            faults,
+        }
+    }
+}
+
+fn relay(mut client: TcpStream, target: &str, mode: u64, cut_after: u64, faults: &AtomicU64) {
+    if mode == 0 {
+        faults.fetch_add(1, Ordering::Relaxed);
+        let mut buf = [0u8; 4096];
+        let _ = client.set_read_timeout(Some(Duration::from_millis(200)));
+        let _ = client.read(&mut buf);
+        let _ = client.write_all(
+            b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+        );
+        return;
+    }
+    let Ok(mut server) = TcpStream::connect(target) else {
+        return; // receiver down: the client sees a reset
+    };
+    let (mut c2, mut s2) = (client.try_clone().unwrap(), server.try_clone().unwrap());
+    let back = std::thread::spawn(move || {
+        let _ = std::io::copy(&mut s2, &mut c2);
+        let _ = c2.shutdown(std::net::Shutdown::Both);
+    });
+    let mut buf = vec![0u8; 64 << 10];
+    let mut forwarded = 0u64;
+    loop {
+        let n = match client.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        if mode != 3 && forwarded + n as u64 > cut_after {
+            faults.fetch_add(1, Ordering::Relaxed);
+            let _ = server.shutdown(std::net::Shutdown::Both);
+            let _ = client.shutdown(std::net::Shutdown::Both);
+            break;
+        }
+        if server.write_all(&buf[..n]).is_err() {
+            break;
+        }
+        forwarded += n as u64;
+    }
+    let _ = server.shutdown(std::net::Shutdown::Write);
+    let _ = back.join();
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        let _ = TcpStream::connect(&self.addr);
+    }
+}
+
+/// An export of `mib` MiB of incompressible data.
+fn make_export(dir: &Path, mib: usize) -> PathBuf {
+    let root = dir.join("R");
+    std::fs::create_dir_all(root.join("srv/data")).unwrap();
+    let mut x: u64 = 88172645463325252;
+    for i in 0..mib {
+        let chunk: Vec<u8> = (0..1 << 20)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x as u8
+            })
+            .collect();
+        std::fs::write(root.join(format!("srv/data/f{i:04}")), chunk).unwrap();
+    }
+    std::fs::write(dir.join("cfg.toml"), b"").unwrap();
+    std::fs::write(
+        dir.join("mountinfo"),
+        b"27 1 254:0 / / rw - ext4 /dev/vda rw\n",
+    )
+    .unwrap();
+    let out = dir.join("x.lsx");
+    let o = common::livescan()
+        .arg("--config")
+        .arg(dir.join("cfg.toml"))
+        .args(["export", "-q", "-o"])
+        .arg(&out)
+        .arg("--root")
+        .arg(&root)
+        .arg("--mountinfo")
+        .arg(dir.join("mountinfo"))
+        .arg("--lock-file")
+        .arg(dir.join("lock"))
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    out
+}
+
+fn add_user(data: &Path) {
+    let mut c = receiver_bin()
+        .args(["user", "add", USER, "--data"])
+        .arg(data)
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    c.stdin
+        .take()
+        .unwrap()
+        .write_all(format!("{PASSWORD}\n").as_bytes())
+        .unwrap();
+    assert!(c.wait().unwrap().success());
+}
+
+fn upload(url: &str, file: &Path, chunk: &str) -> Command {
+    let mut cmd = common::livescan();
+    cmd.args([
+        "upload", "--url", url, "--user", USER, "--name", "e2e", "--from",
+    ])
+    .arg(file)
+    .args([
+        "--chunk-size",
+        chunk,
+        "--retries",
+        "40",
+        "--backoff-ms",
+        "20",
+    ])
+    .env("LIVESCAN_PASSWORD", PASSWORD)
+    .env("RUST_LOG", "error");
+    cmd
+}
+
+fn stored_overlay(data: &Path) -> Vec<u8> {
+    let mut found = Vec::new();
+    let mut stack = vec![data.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.file_name().is_some_and(|n| n == "overlay") {
+                found.push(p);
+            }
+        }
+    }
+    assert_eq!(found.len(), 1, "{found:?}");
+    std::fs::read(&found[0]).unwrap()
+}
+
+fn sent_bytes(stdout: &[u8]) -> u64 {
+    let text = String::from_utf8_lossy(stdout);
+    let s = text.split(" resumed, ").nth(1).unwrap_or("");
+    s.split(' ').next().unwrap_or("0").parse().unwrap_or(0)
+}
+
+#[test]
+fn faults_on_the_wire_lose_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let export = make_export(tmp.path(), 24);
+    let data = tmp.path().join("data");
+    add_user(&data);
+    let rcv = Receiver::start(&data);
+    let proxy = Proxy::start(&rcv.addr, true);
+    let o = upload(&format!("http://{}/api", proxy.addr), &export, "1M")
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let want = std::fs::read(&export).unwrap();
+    assert!(
+        stored_overlay(&data) == want,
+        "the receiver holds exactly the export"
+    );
+    assert!(
+        proxy.faults.load(Ordering::Relaxed) >= 5,
+        "faults were injected"
+    );
+    // Each fault costs at most the chunk in flight: nothing committed is sent again.
+    let sent = sent_bytes(&o.stdout);
+    let faults = proxy.faults.load(Ordering::Relaxed);
+    assert!(
+        sent <= want.len() as u64 + (faults + 2) * (1 << 20),
+        "sent {sent} for {} with {faults} faults",
+        want.len()
+    );
+}
+
+#[test]
+fn receiver_restart_and_agent_rerun_resume() {
+    let tmp = tempfile::tempdir().unwrap();
+    let export = make_export(tmp.path(), 24);
+    let data = tmp.path().join("data");
+    add_user(&data);
+    let rcv = Receiver::start(&data);
+    let proxy = Proxy::start(&rcv.addr, false);
+    let url = format!("http://{}/api", proxy.addr);
+    // A throttled first run: kill the agent once some chunks are committed.
+    let mut agent = upload(&url, &export, "256K")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let overlay_len = |data: &Path| -> u64 {
+        walk_overlay(data)
+            .map(|p| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0))
+            .unwrap_or(0)
+    };
+    for _ in 0..3000 {
+        if overlay_len(&data) > 2 << 20 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let _ = agent.kill();
+    let _ = agent.wait();
+    let after_kill = overlay_len(&data);
+    assert!(
+        after_kill > 0,
+        "some of the overlay was committed before the kill"
+    );
+
+    // The receiver dies and comes back on another port: the proxy follows it.
+    drop(rcv);
+    let rcv2 = Receiver::start(&data);
+    *proxy.target.lock().unwrap() = rcv2.addr.clone();
+    let o = upload(&url, &export, "1M").output().unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let text = String::from_utf8_lossy(&o.stdout).into_owned();
+    let resumed: u64 = text
+        .split(" s (")
+        .nth(1)
+        .and_then(|r| r.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    assert!(
+        resumed >= after_kill.min(1),
+        "resumed from {resumed}: {text}"
+    );
+    assert!(stored_overlay(&data) == std::fs::read(&export).unwrap());
+    // A third run finds the scan complete and sends nothing.
+    let o = upload(&url, &export, "1M").output().unwrap();
+    assert_eq!(o.status.code(), Some(0));
+    assert_eq!(sent_bytes(&o.stdout), 0);
+}
+
+fn walk_overlay(data: &Path) -> Option<PathBuf> {
+    let mut stack = vec![data.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).ok()? {
+            let p = e.ok()?.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.file_name().is_some_and(|n| n == "overlay") {
+                return Some(p);
+            }
+        }
+    }
+    None
+}
+
+#[test]
+fn wrong_password_and_credentials_in_url_are_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    add_user(&data);
+    let rcv = Receiver::start(&data);
+    let url = format!("http://{}/api", rcv.addr);
+    let o = common::livescan()
+        .args(["upload", "--url", &url, "--user", USER, "--check"])
+        .env("LIVESCAN_PASSWORD", "wrong")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(8));
+    assert!(
+        !String::from_utf8_lossy(&o.stderr).contains("wrong"),
+        "the secret is never printed"
+    );
+    let o = common::livescan()
+        .args(["upload", "--url", &url, "--user", USER, "--check"])
+        .env("LIVESCAN_PASSWORD", PASSWORD)
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let o = common::livescan()
+        .args([
+            "upload",
+            "--url",
+            &format!("http://u:p@{}/api", rcv.addr),
+            "--user",
+            USER,
+            "--check",
+        ])
+        .env("LIVESCAN_PASSWORD", PASSWORD)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let o = common::livescan()
+        .args(["upload", "--url", &url, "--user", USER, "--check"])
+        .env_remove("LIVESCAN_PASSWORD")
+        .env_remove("CREDENTIALS_DIRECTORY")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+}
