@@ -63,6 +63,9 @@ pub struct UploadArgs {
     /// Only check the URL, TLS and credentials
     #[arg(long)]
     pub check: bool,
+    /// Limit the upload to RATE bytes per second (K, M suffixes)
+    #[arg(long, value_name = "RATE", value_parser = parse_size)]
+    pub bwlimit: Option<u64>,
     /// First retry delay in milliseconds (doubles per failure, ±50 % jitter)
     #[arg(long, value_name = "MS", default_value_t = 500, hide = true)]
     pub backoff_ms: u64,

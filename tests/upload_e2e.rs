@@ -416,3 +416,65 @@ fn wrong_password_and_credentials_in_url_are_refused() {
         .unwrap();
     assert_eq!(o.status.code(), Some(2));
 }
+
+/// `--bwlimit` sends a throttled body that still arrives whole, and SIGINT mid-upload marks
+/// the scan cancelled on the server.
+#[test]
+fn bwlimit_and_sigint_cancel() {
+    let tmp = tempfile::tempdir().unwrap();
+    let export = make_export(tmp.path(), 2);
+    let data = tmp.path().join("data");
+    add_user(&data);
+    let rcv = Receiver::start(&data);
+    let url = format!("http://{}/api", rcv.addr);
+    let started = std::time::Instant::now();
+    let o = upload(&url, &export, "256K")
+        .args(["--bwlimit", "1M"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    // (No wall-clock assertion: the rate itself is covered by the bucket's unit test; here
+    // the throttled body must still arrive whole.)
+    assert!(stored_overlay(&data) == std::fs::read(&export).unwrap());
+    let _ = started;
+
+    // Interrupt a slow upload of a new export: the scan ends up cancelled.
+    let data2 = tmp.path().join("data2");
+    add_user(&data2);
+    let rcv2 = Receiver::start(&data2);
+    let url2 = format!("http://{}/api", rcv2.addr);
+    let mut agent = upload(&url2, &export, "64K")
+        .args(["--bwlimit", "256K"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    for _ in 0..500 {
+        if walk_overlay(&data2).is_some() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(agent.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    let out = agent.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(7),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cancelled on the server"));
+    let scan_json = walk_overlay(&data2).unwrap().with_file_name("scan.json");
+    let scan: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(scan_json).unwrap()).unwrap();
+    assert_eq!(scan["status"]["cancelled"], true, "{scan}");
+}

@@ -27,7 +27,8 @@ pub fn run(args: UploadArgs) -> Exit {
             return Exit::Usage;
         }
     };
-    let target = UforgeHttp::new(&args.url, &args.user, &password, Duration::from_secs(120));
+    let target = UforgeHttp::new(&args.url, &args.user, &password, Duration::from_secs(120))
+        .with_bwlimit(args.bwlimit);
     if args.check {
         return match target.check() {
             Ok(()) => {
@@ -47,6 +48,7 @@ pub fn run(args: UploadArgs) -> Exit {
         retries: args.retries,
         backoff: Duration::from_millis(args.backoff_ms),
     };
+    livescan::ship::interrupt::install();
     let tty = std::io::stderr().is_terminal();
     let started = Instant::now();
     let mut last_log = Instant::now();
@@ -92,6 +94,7 @@ fn fail(e: ShipError) -> Exit {
     eprintln!("livescan: upload: {e}");
     match e {
         ShipError::Rejected(_) => Exit::UploadRejected,
+        // Retryable, a conflict that outlived the retries, or an interrupt: run again.
         _ => Exit::UploadRetryable,
     }
 }

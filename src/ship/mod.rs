@@ -3,6 +3,8 @@
 //! The chunk protocol is documented in docs/upload-protocol.md.
 
 pub mod credentials;
+pub mod interrupt;
+pub mod throttle;
 pub mod uforge_http;
 pub mod upload;
 
@@ -18,6 +20,9 @@ pub enum ShipError {
     /// The server has a different committed offset than the chunk assumed.
     #[error("server has {0} bytes committed")]
     Conflict(u64),
+    /// SIGINT/SIGTERM: the scan was marked cancelled on the server (if it could be).
+    #[error("interrupted; {0}")]
+    Interrupted(String),
 }
 
 /// Where scans and overlays go. Implementations speak one protocol; the upload logic

@@ -18,6 +18,8 @@ pub struct UforgeHttp {
     user: String,
     auth: String,
     agent: ureq::Agent,
+    /// `--bwlimit`: shared by all requests of this target.
+    bucket: Option<std::sync::Mutex<super::throttle::Bucket>>,
 }
 
 /// Percent-encode one path segment or query value (logins may hold `@`, names spaces).
@@ -62,7 +64,14 @@ impl UforgeHttp {
                 STANDARD.encode(format!("{user}:{}", password.expose()))
             ),
             agent: config.into(),
+            bucket: None,
         }
+    }
+
+    /// Limit overlay bytes to `rate` per second.
+    pub fn with_bwlimit(mut self, rate: Option<u64>) -> Self {
+        self.bucket = rate.map(|r| std::sync::Mutex::new(super::throttle::Bucket::new(r)));
+        self
     }
 
     fn url(&self, path: &str) -> String {

@@ -152,6 +152,15 @@ pub fn upload_file(
     let mut buf = vec![0u8; opts.chunk_size.max(1)];
     let mut failures = 0u32;
     loop {
+        if super::interrupt::interrupted() {
+            let how = match target.cancel(&scan) {
+                Ok(()) => "the scan is marked cancelled on the server".to_string(),
+                Err(e) => format!("marking the scan cancelled failed: {e}"),
+            };
+            return Err(ShipError::Interrupted(format!(
+                "{how} ({committed} of {total} bytes were stored)"
+            )));
+        }
         if committed > total {
             return Err(ShipError::Rejected(format!(
                 "the server holds {committed} bytes, more than this export's {total}: not the same file"
