@@ -69,7 +69,7 @@ mod tests {
         let mut got = 0;
         while got < 300_000 {
             let g = b.take(100_000);
-            assert!(g <= 100_000 && g >= 1);
+            assert!((1..=100_000).contains(&g));
             got += g;
         }
         let data = vec![5u8; 10_000];
