@@ -448,7 +448,7 @@ fn bwlimit_and_sigint_cancel() {
     add_user(&data2);
     let rcv2 = Receiver::start(&data2);
     let url2 = format!("http://{}/api", rcv2.addr);
-    let mut agent = upload(&url2, &export, "64K")
+    let agent = upload(&url2, &export, "64K")
         .args(["--bwlimit", "256K"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
