@@ -69,6 +69,12 @@ pub struct UploadArgs {
     /// First retry delay in milliseconds (doubles per failure, ±50 % jitter)
     #[arg(long, value_name = "MS", default_value_t = 500, hide = true)]
     pub backoff_ms: u64,
+    /// zstd level of a live upload's overlay
+    #[arg(long, value_name = "N", default_value_t = 3, value_parser = clap::value_parser!(i32).range(1..=19))]
+    pub level: i32,
+    /// Without --from: scan this host (these scan options apply) and stream the export
+    #[command(flatten)]
+    pub scan: ScanArgs,
 }
 
 #[derive(Debug, Args)]

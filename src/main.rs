@@ -38,7 +38,7 @@ fn main() -> ExitCode {
         Command::Verify(args) => commands::verify::run(args).into(),
         Command::Inspect(args) => commands::inspect::run(args).into(),
         Command::Extract(args) => commands::extract::run(args).into(),
-        Command::Upload(args) => commands::upload::run(args).into(),
+        Command::Upload(args) => commands::upload::run(args, cfg).into(),
     }
 }
 

@@ -478,3 +478,100 @@ fn bwlimit_and_sigint_cancel() {
         serde_json::from_slice(&std::fs::read(scan_json).unwrap()).unwrap();
     assert_eq!(scan["status"]["cancelled"], true, "{scan}");
 }
+
+/// `upload` without `--from`: scan, pack and stream in one go (no export file on the
+/// host), through the faulty proxy; what the receiver holds verifies and holds the files.
+#[test]
+fn live_upload_streams_through_faults() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("R");
+    std::fs::create_dir_all(root.join("srv/app")).unwrap();
+    let mut x: u64 = 7;
+    for i in 0..8 {
+        let chunk: Vec<u8> = (0..1 << 20)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x as u8
+            })
+            .collect();
+        std::fs::write(root.join(format!("srv/app/blob{i}")), chunk).unwrap();
+    }
+    std::fs::write(tmp.path().join("cfg.toml"), b"").unwrap();
+    std::fs::write(
+        tmp.path().join("mountinfo"),
+        b"27 1 254:0 / / rw - ext4 /dev/vda rw\n",
+    )
+    .unwrap();
+    let data = tmp.path().join("data");
+    add_user(&data);
+    let rcv = Receiver::start(&data);
+    let proxy = Proxy::start(&rcv.addr, true);
+    let o = common::livescan()
+        .arg("--config")
+        .arg(tmp.path().join("cfg.toml"))
+        .args([
+            "upload",
+            "--url",
+            &format!("http://{}/api", proxy.addr),
+            "--user",
+            USER,
+        ])
+        .args([
+            "--name",
+            "live",
+            "--chunk-size",
+            "1M",
+            "--retries",
+            "40",
+            "--backoff-ms",
+            "20",
+            "-q",
+        ])
+        .arg("--root")
+        .arg(&root)
+        .arg("--mountinfo")
+        .arg(tmp.path().join("mountinfo"))
+        .arg("--lock-file")
+        .arg(tmp.path().join("lock"))
+        .env("LIVESCAN_PASSWORD", PASSWORD)
+        .env("RUST_LOG", "error")
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(
+        proxy.faults.load(Ordering::Relaxed) >= 2,
+        "faults were injected"
+    );
+    let overlay = walk_overlay(&data).unwrap();
+    let v = common::livescan()
+        .arg("verify")
+        .arg(&overlay)
+        .output()
+        .unwrap();
+    assert!(v.status.success(), "{}", String::from_utf8_lossy(&v.stderr));
+    let to = tmp.path().join("restored");
+    let e = common::livescan()
+        .arg("extract")
+        .arg(&overlay)
+        .arg("--to")
+        .arg(&to)
+        .output()
+        .unwrap();
+    assert!(e.status.success());
+    assert_eq!(
+        std::fs::read(to.join("srv/app/blob7")).unwrap(),
+        std::fs::read(root.join("srv/app/blob7")).unwrap()
+    );
+    let scan: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(overlay.with_file_name("scan.json")).unwrap())
+            .unwrap();
+    assert_eq!(scan["status"]["complete"], true, "{scan}");
+}

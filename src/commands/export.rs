@@ -26,6 +26,33 @@ fn part_path(output: &Path) -> PathBuf {
     PathBuf::from(p)
 }
 
+/// The scan's JSON report, in memory (it goes first into the export or upload).
+pub fn report_json(run: &ScanRun) -> std::io::Result<Vec<u8>> {
+    let result = &run.result;
+    let db_reports: Vec<DbReport> = result
+        .database_infos
+        .iter()
+        .zip(&result.databases)
+        .map(|(info, c)| DbReport::new(info.clone(), &c.packages))
+        .collect();
+    let c = &result.classification;
+    let input = ReportInput {
+        scan: &run.scan_info,
+        host: &result.host,
+        databases: &db_reports,
+        walked_mounts: &result.mounts.walked,
+        skipped_mounts: &result.mounts.skipped,
+        files: &c.files,
+        errors: &result.errors,
+        totals: &c.totals,
+        timings: &result.timings,
+        accounts: &result.accounts,
+    };
+    let mut out = Vec::new();
+    report::write_report(&mut out, &input)?;
+    Ok(out)
+}
+
 /// Part `n` of the output: (name while written, final name). Unsplit: FILE.part → FILE.
 fn part_names(output: &Path, split: bool, n: usize) -> (PathBuf, PathBuf) {
     let fin = if split {
@@ -136,34 +163,16 @@ pub fn run(args: ExportArgs, cfg: config::Config) -> Exit {
             return exit;
         }
     };
-    let ScanRun {
-        result, scan_info, ..
-    } = &run;
-    let db_reports: Vec<DbReport> = result
-        .database_infos
-        .iter()
-        .zip(&result.databases)
-        .map(|(info, c)| DbReport::new(info.clone(), &c.packages))
-        .collect();
+    let ScanRun { result, .. } = &run;
     let c = &result.classification;
-    let input = ReportInput {
-        scan: scan_info,
-        host: &result.host,
-        databases: &db_reports,
-        walked_mounts: &result.mounts.walked,
-        skipped_mounts: &result.mounts.skipped,
-        files: &c.files,
-        errors: &result.errors,
-        totals: &c.totals,
-        timings: &result.timings,
-        accounts: &result.accounts,
+    let report_json = match report_json(&run) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("livescan: building the report: {e}");
+            remove_parts("report failed");
+            return Exit::Fatal;
+        }
     };
-    let mut report_json = Vec::new();
-    if let Err(e) = report::write_report(&mut report_json, &input) {
-        eprintln!("livescan: building the report: {e}");
-        remove_parts("report failed");
-        return Exit::Fatal;
-    }
 
     let policy = PackPolicy {
         extra_categories,

@@ -3,13 +3,21 @@
 use std::io::IsTerminal;
 use std::time::{Duration, Instant};
 
+use std::io::BufWriter;
+
 use livescan::cli::UploadArgs;
+use livescan::config;
 use livescan::exit_code::Exit;
+use livescan::pack::export::{write_export, ExportOptions};
+use livescan::pack::plan::{self, PackPolicy};
+use livescan::ship::stream::ChunkSink;
 use livescan::ship::uforge_http::UforgeHttp;
 use livescan::ship::upload::{upload_file, UploadOptions};
+use livescan::ship::UploadTarget;
 use livescan::ship::{credentials, ShipError};
+use livescan::uforge::Distribution;
 
-pub fn run(args: UploadArgs) -> Exit {
+pub fn run(args: UploadArgs, cfg: config::Config) -> Exit {
     if args.url.contains('@')
         && args
             .url
@@ -38,10 +46,6 @@ pub fn run(args: UploadArgs) -> Exit {
             Err(e) => fail(e),
         };
     }
-    let Some(from) = &args.from else {
-        eprintln!("livescan: give --from FILE (an export made by `livescan export`); live streaming uploads are not built yet");
-        return Exit::Usage;
-    };
     let opts = UploadOptions {
         name: args.name.clone(),
         chunk_size: usize::try_from(args.chunk_size.clamp(4096, 64 << 20)).unwrap_or(8 << 20),
@@ -55,7 +59,10 @@ pub fn run(args: UploadArgs) -> Exit {
     let mut progress = |done: u64, total: u64| {
         let secs = started.elapsed().as_secs_f64().max(0.001);
         let rate = done as f64 / secs;
-        if tty {
+        if tty && total == 0 {
+            // A live stream: its size is known only at the end.
+            eprint!("\r{done} bytes  {:.1} MB/s   ", rate / 1e6);
+        } else if tty {
             let eta = if rate > 0.0 {
                 (total.saturating_sub(done)) as f64 / rate
             } else {
@@ -74,6 +81,9 @@ pub fn run(args: UploadArgs) -> Exit {
             last_log = Instant::now();
             log::info!("upload: {done} of {total} bytes ({:.1} MB/s)", rate / 1e6);
         }
+    };
+    let Some(from) = &args.from else {
+        return live(&args, cfg, &target, &opts, &mut progress);
     };
     match upload_file(&target, from, &opts, &mut progress) {
         Ok(s) => {
@@ -96,5 +106,94 @@ fn fail(e: ShipError) -> Exit {
         ShipError::Rejected(_) => Exit::UploadRejected,
         // Retryable, a conflict that outlived the retries, or an interrupt: run again.
         _ => Exit::UploadRetryable,
+    }
+}
+
+/// Scan this host and stream the export to the server as it is written.
+fn live(
+    args: &UploadArgs,
+    cfg: config::Config,
+    target: &UforgeHttp,
+    opts: &UploadOptions,
+    progress: &mut (dyn FnMut(u64, u64) + Send),
+) -> Exit {
+    let run = match crate::scan_phase(&args.scan, &cfg) {
+        Ok(r) => r,
+        Err(exit) => return exit,
+    };
+    let report = match super::export::report_json(&run) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("livescan: building the report: {e}");
+            return Exit::Fatal;
+        }
+    };
+    let result = &run.result;
+    let host = &result.host;
+    let name = args
+        .name
+        .clone()
+        .or_else(|| host.hostname.clone())
+        .unwrap_or_else(|| "unknown-host".into());
+    let os = |k: &str| host.os_release.get(k).cloned().unwrap_or_default();
+    let dist = Distribution {
+        name: os("NAME"),
+        version: os("VERSION_ID"),
+        arch: host.arch.clone(),
+    };
+    let inst = match target.instance(&name, host.machine_id.as_deref(), &dist, true) {
+        Ok(i) => i,
+        Err(e) => return fail(e),
+    };
+    // A live stream is new bytes every time: always a new scan (never spliced by offset).
+    let scan = match target.create_scan(&inst, &name, "", &report) {
+        Ok(s) => s,
+        Err(e) => return fail(e),
+    };
+    let plan = plan::build(
+        &result.root,
+        &result.classification.files,
+        &PackPolicy::default(),
+    );
+    let export_opts = ExportOptions {
+        level: args.level,
+        overlay: true,
+    };
+    let sink = ChunkSink::new(target, &scan, opts, progress);
+    let written = write_export(
+        BufWriter::with_capacity(1 << 20, sink),
+        &report,
+        &result.root,
+        &result.accounts,
+        &plan,
+        &export_opts,
+    );
+    let (w, summary) = match written {
+        Ok(x) => x,
+        Err(e) => {
+            eprintln!("livescan: streaming the overlay: {e}");
+            return Exit::UploadRetryable;
+        }
+    };
+    let sink = match w.into_inner() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("livescan: streaming the overlay: {}", e.error());
+            return Exit::UploadRetryable;
+        }
+    };
+    match sink.finish(&summary.blake3) {
+        Ok((bytes, sent, retries)) => {
+            println!(
+                "livescan: streamed {bytes} bytes to {} ({sent} sent, {retries} retries)",
+                scan.uri
+            );
+            if result.errors.is_empty() && summary.events.is_empty() && summary.skipped.is_empty() {
+                Exit::Ok
+            } else {
+                Exit::Partial
+            }
+        }
+        Err(e) => fail(e),
     }
 }

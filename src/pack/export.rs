@@ -71,6 +71,8 @@ pub struct ExportSummary {
     pub events: Vec<(Vec<u8>, Event)>,
     pub skipped: Vec<Skipped>,
     pub not_packed: usize,
+    /// The trailer's whole-file BLAKE3 (what an upload announces on its last chunk).
+    pub blake3: String,
 }
 
 /// An entry ready to be written.
@@ -598,6 +600,7 @@ pub fn write_export<W: Write + Send>(
         blake3: out.hasher.finalize().to_hex().to_string(),
     };
     summary.frames = trailer.frames.len();
+    summary.blake3 = trailer.blake3.clone();
     summary.entries = entries;
     summary.tar_bytes = tar_bytes;
     out.write_all(&container::skippable(

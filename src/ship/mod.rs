@@ -4,6 +4,7 @@
 
 pub mod credentials;
 pub mod interrupt;
+pub mod stream;
 pub mod throttle;
 pub mod uforge_http;
 pub mod upload;
@@ -27,7 +28,7 @@ pub enum ShipError {
 
 /// Where scans and overlays go. Implementations speak one protocol; the upload logic
 /// (retries, resume, chunking) is theirs to share.
-pub trait UploadTarget {
+pub trait UploadTarget: Send + Sync {
     /// The scanned instance called `name` for this machine, created if missing.
     fn instance(
         &self,

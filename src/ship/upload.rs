@@ -214,6 +214,11 @@ pub fn upload_file(
                 })?
                 .committed;
             }
+            // The last chunk's answer may have been lost after the server completed.
+            Err(e) if last => match target.overlay_state(&scan) {
+                Ok(s) if s.complete => break,
+                _ => return Err(e),
+            },
             Err(e) => return Err(e),
         }
     }
