@@ -149,14 +149,9 @@ pub fn scan_phase(args: &ScanArgs, cfg: &config::Config) -> Result<ScanRun, Exit
     })
 }
 
-fn run_scan(args: ScanArgs, cfg: config::Config) -> Exit {
-    let run = match scan_phase(&args, &cfg) {
-        Ok(r) => r,
-        Err(exit) => return exit,
-    };
-    let ScanRun {
-        result, scan_info, ..
-    } = &run;
+/// Call `f` with the report input of a finished scan (the one place it is assembled).
+pub fn with_report_input<T>(run: &ScanRun, f: impl FnOnce(&ReportInput) -> T) -> T {
+    let result = &run.result;
     let db_reports: Vec<DbReport> = result
         .database_infos
         .iter()
@@ -164,8 +159,8 @@ fn run_scan(args: ScanArgs, cfg: config::Config) -> Exit {
         .map(|(info, c)| DbReport::new(info.clone(), &c.packages))
         .collect();
     let c = &result.classification;
-    let input = ReportInput {
-        scan: scan_info,
+    f(&ReportInput {
+        scan: &run.scan_info,
         host: &result.host,
         databases: &db_reports,
         walked_mounts: &result.mounts.walked,
@@ -175,7 +170,16 @@ fn run_scan(args: ScanArgs, cfg: config::Config) -> Exit {
         totals: &c.totals,
         timings: &result.timings,
         accounts: &result.accounts,
+    })
+}
+
+fn run_scan(args: ScanArgs, cfg: config::Config) -> Exit {
+    let run = match scan_phase(&args, &cfg) {
+        Ok(r) => r,
+        Err(exit) => return exit,
     };
+    let ScanRun { result, .. } = &run;
+    let c = &result.classification;
     let report_path = args
         .report
         .clone()
@@ -185,9 +189,10 @@ fn run_scan(args: ScanArgs, cfg: config::Config) -> Exit {
     let written = if to_stdout {
         let stdout = std::io::stdout();
         let mut w = BufWriter::with_capacity(1 << 20, stdout.lock());
-        report::write_report(&mut w, &input).map(|_| "standard output".to_string())
+        with_report_input(&run, |input| report::write_report(&mut w, input))
+            .map(|_| "standard output".to_string())
     } else {
-        write_report_file(&report_path, &input)
+        with_report_input(&run, |input| write_report_file(&report_path, input))
     };
     let report_to = match written {
         Ok(where_) => where_,

@@ -77,22 +77,25 @@ impl Area {
     fn p(&self, rel: impl AsRef<[u8]>) -> PathBuf {
         self.root().join(OsStr::from_bytes(rel.as_ref()))
     }
-    fn export(&self, name: &str, extra: &[&str]) -> (Output, PathBuf) {
-        let out = self.tmp.path().join(name);
-        let o = common::livescan()
-            .arg("--config")
+    /// `livescan export -q -o OUT --root R` with this area's config, mount table and lock.
+    fn export_cmd(&self, out: &Path) -> Command {
+        let mut cmd = common::livescan();
+        cmd.arg("--config")
             .arg(self.tmp.path().join("cfg.toml"))
             .args(["export", "-q", "-o"])
-            .arg(&out)
+            .arg(out)
             .arg("--root")
             .arg(self.root())
             .arg("--mountinfo")
             .arg(self.tmp.path().join("mountinfo"))
             .arg("--lock-file")
-            .arg(self.tmp.path().join("lock"))
-            .args(extra)
-            .output()
-            .unwrap();
+            .arg(self.tmp.path().join("lock"));
+        cmd
+    }
+
+    fn export(&self, name: &str, extra: &[&str]) -> (Output, PathBuf) {
+        let out = self.tmp.path().join(name);
+        let o = self.export_cmd(&out).args(extra).output().unwrap();
         (o, out)
     }
 }
@@ -459,19 +462,7 @@ fn own_export_file_under_the_root_is_not_packed() {
     fs::write(a.p("srv/data"), b"payload").unwrap();
     // The output goes inside the scanned root.
     let out = a.p("srv/self.lsx");
-    let o = common::livescan()
-        .arg("--config")
-        .arg(a.tmp.path().join("cfg.toml"))
-        .args(["export", "-q", "-o"])
-        .arg(&out)
-        .arg("--root")
-        .arg(a.root())
-        .arg("--mountinfo")
-        .arg(a.tmp.path().join("mountinfo"))
-        .arg("--lock-file")
-        .arg(a.tmp.path().join("lock"))
-        .output()
-        .unwrap();
+    let o = a.export_cmd(&out).output().unwrap();
     assert_eq!(
         o.status.code(),
         Some(0),
@@ -583,19 +574,7 @@ fn full_disk_leaves_no_export() {
         return;
     }
     let out = small.join("x.lsx");
-    let o = common::livescan()
-        .arg("--config")
-        .arg(a.tmp.path().join("cfg.toml"))
-        .args(["export", "-q", "-o"])
-        .arg(&out)
-        .arg("--root")
-        .arg(a.root())
-        .arg("--mountinfo")
-        .arg(a.tmp.path().join("mountinfo"))
-        .arg("--lock-file")
-        .arg(a.tmp.path().join("lock"))
-        .output()
-        .unwrap();
+    let o = a.export_cmd(&out).output().unwrap();
     let left: Vec<_> = fs::read_dir(&small)
         .unwrap()
         .map(|e| e.unwrap().file_name())
@@ -706,17 +685,7 @@ fn export_to_stdout_is_a_whole_export() {
     fs::write(a.p("srv/piped"), b"through a pipe\n").unwrap();
     let (o, _) = a.export("unused", &[]);
     assert_eq!(o.status.code(), Some(0));
-    let o = common::livescan()
-        .arg("--config")
-        .arg(a.tmp.path().join("cfg.toml"))
-        .args(["export", "-q", "-o", "-", "--root"])
-        .arg(a.root())
-        .arg("--mountinfo")
-        .arg(a.tmp.path().join("mountinfo"))
-        .arg("--lock-file")
-        .arg(a.tmp.path().join("lock"))
-        .output()
-        .unwrap();
+    let o = a.export_cmd(Path::new("-")).output().unwrap();
     assert_eq!(
         o.status.code(),
         Some(0),

@@ -2,10 +2,10 @@
 //! The file is written as `FILE.part` (created 0600, O_EXCL, O_NOFOLLOW) and linked to
 //! `FILE` only when complete, so a `FILE` that exists is always a whole export.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use livescan::classify::Category;
@@ -15,7 +15,7 @@ use livescan::exit_code::Exit;
 use livescan::pack::export::{write_export, ExportOptions};
 use livescan::pack::parts::{self, SplitWriter};
 use livescan::pack::plan::{self, PackPolicy};
-use livescan::report::{self, DbReport, ReportInput};
+use livescan::report;
 use livescan::walk::Excludes;
 
 use crate::{scan_phase, ScanRun};
@@ -28,28 +28,8 @@ fn part_path(output: &Path) -> PathBuf {
 
 /// The scan's JSON report, in memory (it goes first into the export or upload).
 pub fn report_json(run: &ScanRun) -> std::io::Result<Vec<u8>> {
-    let result = &run.result;
-    let db_reports: Vec<DbReport> = result
-        .database_infos
-        .iter()
-        .zip(&result.databases)
-        .map(|(info, c)| DbReport::new(info.clone(), &c.packages))
-        .collect();
-    let c = &result.classification;
-    let input = ReportInput {
-        scan: &run.scan_info,
-        host: &result.host,
-        databases: &db_reports,
-        walked_mounts: &result.mounts.walked,
-        skipped_mounts: &result.mounts.skipped,
-        files: &c.files,
-        errors: &result.errors,
-        totals: &c.totals,
-        timings: &result.timings,
-        accounts: &result.accounts,
-    };
     let mut out = Vec::new();
-    report::write_report(&mut out, &input)?;
+    crate::with_report_input(run, |input| report::write_report(&mut out, input))?;
     Ok(out)
 }
 
@@ -61,15 +41,6 @@ fn part_names(output: &Path, split: bool, n: usize) -> (PathBuf, PathBuf) {
         output.to_path_buf()
     };
     (part_path(&fin), fin)
-}
-
-fn create_exclusive(path: &Path) -> std::io::Result<File> {
-    OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-        .open(path)
 }
 
 /// Warn before writing when the target filesystem has less room than the overlay's files
@@ -132,7 +103,7 @@ pub fn run(args: ExportArgs, cfg: config::Config) -> Exit {
             );
             return Exit::Usage;
         }
-        match create_exclusive(&first_part) {
+        match parts::create_exclusive(&first_part) {
             Ok(f) => Some(f),
             Err(e) => {
                 eprintln!("livescan: creating {}: {e}", first_part.display());

@@ -377,11 +377,7 @@ impl<'a, W: Write + Send> Frames<'a, W> {
         enc.include_checksum(true)?;
         enc.multithread(STREAM_WORKERS)?;
         enc.write_all(header)?;
-        let mut tee = HashTee {
-            inner: &mut enc,
-            hasher: blake3::Hasher::new(),
-            written: 0,
-        };
+        let mut tee = CountingWriter::new(&mut enc);
         let event = write_data(&mut tee)?;
         let (digest, written) = (tee.hasher.finalize(), tee.written);
         if written != data_size {
@@ -415,24 +411,6 @@ impl<'a, W: Write + Send> Frames<'a, W> {
         self.tar_offset += tar_header::END.len() as u64;
         self.flush()?;
         Ok((self.frames, self.entries, self.tar_offset))
-    }
-}
-
-struct HashTee<'a, W: Write> {
-    inner: &'a mut W,
-    hasher: blake3::Hasher,
-    written: u64,
-}
-
-impl<W: Write> Write for HashTee<'_, W> {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        self.hasher.update(&buf[..n]);
-        self.written += n as u64;
-        Ok(n)
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.inner.flush()
     }
 }
 

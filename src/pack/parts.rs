@@ -15,7 +15,8 @@ pub fn part_name(base: &Path, n: usize) -> PathBuf {
     PathBuf::from(s)
 }
 
-fn create_exclusive(path: &Path) -> std::io::Result<File> {
+/// Create an output file: 0600, never an existing name, never through a symlink.
+pub fn create_exclusive(path: &Path) -> std::io::Result<File> {
     OpenOptions::new()
         .write(true)
         .create_new(true)

@@ -95,6 +95,26 @@ fn percent_decode(s: &str) -> Option<String> {
     String::from_utf8(out).ok()
 }
 
+/// The request body, refused past `limit` bytes.
+fn read_body(req: &mut Request, limit: u64) -> Result<Vec<u8>, Reply> {
+    if req.body_length().is_some_and(|l| l as u64 > limit) {
+        return Err(error(413, format!("body over {limit} bytes")));
+    }
+    let mut body = Vec::new();
+    if req
+        .as_reader()
+        .take(limit + 1)
+        .read_to_end(&mut body)
+        .is_err()
+    {
+        return Err(error(400, "connection ended inside the body"));
+    }
+    if body.len() as u64 > limit {
+        return Err(error(413, format!("body over {limit} bytes")));
+    }
+    Ok(body)
+}
+
 fn header<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
     req.headers()
         .iter()
@@ -252,15 +272,10 @@ impl Receiver {
     }
 
     fn create_instance(&self, uid: &str, req: &mut Request) -> Reply {
-        let mut body = Vec::new();
-        if req
-            .as_reader()
-            .take(1 << 20)
-            .read_to_end(&mut body)
-            .is_err()
-        {
-            return error(400, "unreadable body");
-        }
+        let body = match read_body(req, 1 << 20) {
+            Ok(b) => b,
+            Err(r) => return r,
+        };
         let mut inst: ScannedInstance = match serde_json::from_slice(&body) {
             Ok(i) => i,
             Err(e) => return error(400, format!("scannedInstance: {e}")),
@@ -321,21 +336,10 @@ impl Receiver {
         let Some(mut inst) = self.load_instance(uid, siid) else {
             return error(404, "no such scanned instance");
         };
-        if req.body_length().is_some_and(|l| l as u64 > MAX_REPORT) {
-            return error(413, "report too large");
-        }
-        let mut report = Vec::new();
-        if req
-            .as_reader()
-            .take(MAX_REPORT + 1)
-            .read_to_end(&mut report)
-            .is_err()
-        {
-            return error(400, "unreadable body");
-        }
-        if report.len() as u64 > MAX_REPORT {
-            return error(413, "report too large");
-        }
+        let report = match read_body(req, MAX_REPORT) {
+            Ok(b) => b,
+            Err(r) => return r,
+        };
         if serde_json::from_slice::<serde::de::IgnoredAny>(&report).is_err() {
             return error(400, "the report is not JSON");
         }
@@ -403,15 +407,10 @@ impl Receiver {
         match (method, tail) {
             (Method::Get, []) => json(200, &scan),
             (Method::Put, []) => {
-                let mut body = Vec::new();
-                if req
-                    .as_reader()
-                    .take(1 << 20)
-                    .read_to_end(&mut body)
-                    .is_err()
-                {
-                    return error(400, "unreadable body");
-                }
+                let body = match read_body(req, 1 << 20) {
+                    Ok(b) => b,
+                    Err(r) => return r,
+                };
                 match serde_json::from_slice::<Scan>(&body) {
                     Ok(update) => {
                         // Only the status is the client's to change.
@@ -493,22 +492,10 @@ impl Receiver {
             // The client learns where to continue from the body.
             return json(409, &state(committed));
         }
-        let len = req.body_length().unwrap_or(0) as u64;
-        if len > MAX_CHUNK {
-            return error(413, format!("chunk over {MAX_CHUNK} bytes"));
-        }
-        let mut body = Vec::with_capacity(len as usize);
-        if req
-            .as_reader()
-            .take(MAX_CHUNK + 1)
-            .read_to_end(&mut body)
-            .is_err()
-        {
-            return error(400, "connection ended inside the chunk");
-        }
-        if body.len() as u64 > MAX_CHUNK {
-            return error(413, format!("chunk over {MAX_CHUNK} bytes"));
-        }
+        let body = match read_body(req, MAX_CHUNK) {
+            Ok(b) => b,
+            Err(r) => return r,
+        };
         if !body.is_empty() {
             let want = header(req, "X-Livescan-Chunk-BLAKE3").unwrap_or("");
             if blake3::hash(&body).to_hex().as_str() != want {

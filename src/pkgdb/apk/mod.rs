@@ -97,6 +97,22 @@ fn parse_acl(v: &[u8]) -> Option<(u32, u32, u32)> {
     (mode <= 0o7777).then_some((uid, gid, mode))
 }
 
+/// A recorded path with apk's defaults (root:root, `mode`), owner fixed when the block ends.
+fn record(path: Vec<u8>, mode: u32) -> (PackagedFile, Option<Vec<u8>>) {
+    (
+        PackagedFile {
+            path,
+            owner: Owner::Package(0),
+            digest: None,
+            conffile: false,
+            marker: None,
+            presence: Presence::Required,
+            expected: expected((0, 0, mode)),
+        },
+        None,
+    )
+}
+
 fn expected(owner: (u32, u32, u32)) -> ExpectedAttrs {
     ExpectedAttrs {
         mode: Some(owner.2),
@@ -201,18 +217,7 @@ pub fn parse_installed(bytes: &[u8], path: &Path) -> Result<DbContents, DbError>
                 p.extend_from_slice(&block.dir);
                 block.dir_index = Some(block.files.len());
                 block.last_is_file = false;
-                block.files.push((
-                    PackagedFile {
-                        path: p,
-                        owner: Owner::Package(0),
-                        digest: None,
-                        conffile: false,
-                        marker: None,
-                        presence: Presence::Required,
-                        expected: expected((0, 0, 0o755)),
-                    },
-                    None,
-                ));
+                block.files.push(record(p, 0o755));
             }
             b'M' => {
                 let acl = parse_acl(value).ok_or_else(|| err(n, "bad M: line".into()))?;
@@ -232,18 +237,7 @@ pub fn parse_installed(bytes: &[u8], path: &Path) -> Result<DbContents, DbError>
                 }
                 p.extend_from_slice(value);
                 block.last_is_file = true;
-                block.files.push((
-                    PackagedFile {
-                        path: p,
-                        owner: Owner::Package(0),
-                        digest: None,
-                        conffile: false,
-                        marker: None,
-                        presence: Presence::Required,
-                        expected: expected((0, 0, 0o644)),
-                    },
-                    None,
-                ));
+                block.files.push(record(p, 0o644));
             }
             b'a' => {
                 let acl = parse_acl(value).ok_or_else(|| err(n, "bad a: line".into()))?;
