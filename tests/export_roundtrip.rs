@@ -116,14 +116,7 @@ fn build_tree(a: &Area) -> Vec<Vec<u8>> {
     fs::set_permissions(a.p("srv/app/private"), fs::Permissions::from_mode(0o600)).unwrap();
     std::os::unix::fs::chown(a.p("srv/app/private"), Some(1234), Some(5678)).unwrap();
     // Dense data above the streaming threshold, not compressible.
-    let mut big = vec![0u8; 20 << 20];
-    let mut x: u64 = 0x9e3779b97f4a7c15;
-    for b in big.iter_mut() {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        *b = x as u8;
-    }
+    let big = common::noise(20 << 20, 0x9e3779b97f4a7c15);
     fs::write(a.p("srv/app/big.bin"), &big).unwrap();
     // Three names, one inode.
     fs::write(a.p("srv/app/h1"), b"linked\n").unwrap();
@@ -552,15 +545,7 @@ fn full_disk_leaves_no_export() {
     let a = Area::new();
     fs::create_dir_all(a.p("srv")).unwrap();
     // 4 MiB that zstd cannot shrink.
-    let mut x: u32 = 1;
-    let data: Vec<u8> = (0..4 << 20)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 17;
-            x ^= x << 5;
-            x as u8
-        })
-        .collect();
+    let data = common::noise(4 << 20, 1);
     fs::write(a.p("srv/noise"), &data).unwrap();
     let small = a.tmp.path().join("small");
     fs::create_dir(&small).unwrap();
@@ -600,16 +585,8 @@ fn full_disk_leaves_no_export() {
 fn split_export_reads_as_one() {
     let a = Area::new();
     fs::create_dir_all(a.p("srv")).unwrap();
-    let mut x: u32 = 7;
     for i in 0..6 {
-        let data: Vec<u8> = (0..300_000)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 17;
-                x ^= x << 5;
-                x as u8
-            })
-            .collect();
+        let data = common::noise(300_000, i as u64 + 1);
         fs::write(a.p(format!("srv/f{i}")), data).unwrap();
     }
     let (o, base) = a.export("s.lsx", &["--split", "500K"]);

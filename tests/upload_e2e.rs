@@ -154,16 +154,8 @@ impl Drop for Proxy {
 fn make_export(dir: &Path, mib: usize) -> PathBuf {
     let root = dir.join("R");
     std::fs::create_dir_all(root.join("srv/data")).unwrap();
-    let mut x: u64 = 88172645463325252;
     for i in 0..mib {
-        let chunk: Vec<u8> = (0..1 << 20)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                x as u8
-            })
-            .collect();
+        let chunk = common::noise(1 << 20, i as u64 + 1);
         std::fs::write(root.join(format!("srv/data/f{i:04}")), chunk).unwrap();
     }
     std::fs::write(dir.join("cfg.toml"), b"").unwrap();
@@ -486,16 +478,8 @@ fn live_upload_streams_through_faults() {
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path().join("R");
     std::fs::create_dir_all(root.join("srv/app")).unwrap();
-    let mut x: u64 = 7;
     for i in 0..8 {
-        let chunk: Vec<u8> = (0..1 << 20)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                x as u8
-            })
-            .collect();
+        let chunk = common::noise(1 << 20, i as u64 + 1);
         std::fs::write(root.join(format!("srv/app/blob{i}")), chunk).unwrap();
     }
     std::fs::write(tmp.path().join("cfg.toml"), b"").unwrap();

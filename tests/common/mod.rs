@@ -664,3 +664,16 @@ pub fn assert_changes(
         );
     }
 }
+
+/// `len` bytes that zstd cannot shrink (xorshift64 from `seed`): overlays of a known size.
+pub fn noise(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
