@@ -667,7 +667,13 @@ pub fn assert_changes(
 
 /// `len` bytes that zstd cannot shrink (xorshift64 from `seed`): overlays of a known size.
 pub fn noise(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed | 1;
+    // Spread small seeds apart (xorshift is linear: seeds 1, 2, 3 give related streams).
+    let mut x = seed.wrapping_add(1).wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    for _ in 0..64 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+    }
     (0..len)
         .map(|_| {
             x ^= x << 13;
