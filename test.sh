@@ -25,6 +25,7 @@ command -v makepkg >/dev/null || need+=(makepkg)             # builds the pacman
 command -v bsdtar >/dev/null || need+=(libarchive-tools)     # makepkg packs with it; export tests extract with it
 command -v zstd >/dev/null || need+=(zstd)                   # GNU tar --zstd and the export tests
 command -v setfacl >/dev/null || need+=(acl)                 # tests/export_roundtrip.rs: ACLs
+command -v curl >/dev/null || need+=(curl)                   # tests/upload_e2e.rs: a stock client on the plain upload
 # dpkg, dpkg-deb, dpkg-divert, dpkg-statoverride, dpkg-query (package dpkg) and md5sum
 # (coreutils) are Essential on Debian; the tests that use them skip with a message elsewhere.
 

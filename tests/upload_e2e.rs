@@ -559,3 +559,94 @@ fn live_upload_streams_through_faults() {
             .unwrap();
     assert_eq!(scan["status"]["complete"], true, "{scan}");
 }
+
+/// UForge's plain overlay upload (one body, `crc` = the export's digest) with a stock client:
+/// curl. The receiver streams it to disk, verifies it, completes the scan; a body that is
+/// not the announced export is refused.
+#[test]
+fn plain_upload_with_curl() {
+    if !common::have_tools("plain_upload_with_curl", &["curl"]) {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let export = make_export(tmp.path(), 3);
+    let data = tmp.path().join("data");
+    add_user(&data);
+    let rcv = Receiver::start(&data);
+    let base = format!("http://{}/api/users/{}", rcv.addr, USER.replace('@', "%40"));
+    let curl = |args: &[&str]| -> serde_json::Value {
+        let o = Command::new("curl")
+            .args(["-sS", "-u", &format!("{USER}:{PASSWORD}")])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        serde_json::from_slice(&o.stdout).unwrap_or(serde_json::Value::Null)
+    };
+    let inst = curl(&[
+        "-X",
+        "POST",
+        "-H",
+        "Content-Type: application/json",
+        "--data",
+        r#"{"name":"curl","overlayIncluded":true}"#,
+        &format!("{base}/scannedinstances"),
+    ]);
+    let siid = inst["dbId"].as_u64().unwrap();
+    let report = tmp.path().join("report.json");
+    std::fs::write(&report, b"{\"schema\":\"livescan-report\"}").unwrap();
+    let scan = curl(&[
+        "-X",
+        "POST",
+        "--data-binary",
+        &format!("@{}", report.display()),
+        &format!("{base}/scannedinstances/{siid}/scans"),
+    ]);
+    let overlay_uri = scan["overlayUri"].as_str().unwrap().to_string();
+    let v = common::livescan()
+        .arg("verify")
+        .arg(&export)
+        .output()
+        .unwrap();
+    let digest = String::from_utf8_lossy(&v.stdout)
+        .rsplit(' ')
+        .next()
+        .unwrap()
+        .trim()
+        .to_string();
+    // The wrong digest first: refused, nothing completed.
+    let bad = curl(&[
+        "-X",
+        "POST",
+        "-T",
+        export.to_str().unwrap(),
+        &format!(
+            "http://{}/api/{overlay_uri}?crc={}",
+            rcv.addr,
+            "0".repeat(64)
+        ),
+    ]);
+    assert!(
+        bad["error"]
+            .as_str()
+            .unwrap_or("")
+            .contains("not the one announced"),
+        "{bad}"
+    );
+    let scan2 = curl(&[
+        "-X",
+        "POST",
+        "--data-binary",
+        &format!("@{}", report.display()),
+        &format!("{base}/scannedinstances/{siid}/scans"),
+    ]);
+    let overlay_uri = scan2["overlayUri"].as_str().unwrap().to_string();
+    let done = curl(&[
+        "-X",
+        "POST",
+        "-T",
+        export.to_str().unwrap(),
+        &format!("http://{}/api/{overlay_uri}?crc={digest}", rcv.addr),
+    ]);
+    assert_eq!(done["status"]["complete"], true, "{done}");
+}

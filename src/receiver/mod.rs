@@ -19,6 +19,8 @@ use store::Store;
 
 /// Largest chunk the receiver accepts (agents default to 8 MiB).
 pub const MAX_CHUNK: u64 = 64 << 20;
+/// Largest overlay accepted in one plain (non-chunked) upload.
+pub const MAX_WHOLE: u64 = 1 << 40;
 /// Largest report accepted with a scan.
 pub const MAX_REPORT: u64 = 2 << 30;
 
@@ -481,8 +483,12 @@ impl Receiver {
         if scan.status.complete || scan.status.cancelled {
             return error(409, "the scan is already complete or cancelled");
         }
-        let Some(offset) = q.get("offset").and_then(|o| o.parse::<u64>().ok()) else {
-            return error(400, "offset query parameter required");
+        let Some(offset) = q.get("offset") else {
+            // UForge's plain upload: the whole overlay in one body (`crc` = its digest).
+            return self.whole_overlay(uid, siid, scan, overlay, committed, q, req);
+        };
+        let Ok(offset) = offset.parse::<u64>() else {
+            return error(400, "offset is not a number");
         };
         let state = |committed| OverlayState {
             committed,
@@ -518,10 +524,60 @@ impl Receiver {
         if q.get("final").map(String::as_str) != Some("true") {
             return json(200, &state(committed));
         }
-        // Last chunk: the whole overlay must verify, and be the export the agent meant.
+        self.complete_overlay(uid, siid, scan, overlay, q.get("blake3"))
+    }
+
+    /// The whole overlay in one request body, streamed to disk (never held in memory).
+    #[allow(clippy::too_many_arguments)]
+    fn whole_overlay(
+        &self,
+        uid: &str,
+        siid: u64,
+        scan: &mut Scan,
+        overlay: &std::path::Path,
+        committed: u64,
+        q: &HashMap<String, String>,
+        req: &mut Request,
+    ) -> Reply {
+        if committed != 0 {
+            return json(
+                409,
+                &OverlayState {
+                    committed,
+                    complete: false,
+                },
+            );
+        }
+        let tmp = overlay.with_extension("upload");
+        let stored = std::fs::File::create(&tmp).and_then(|mut f| {
+            let n = std::io::copy(&mut req.as_reader().take(MAX_WHOLE + 1), &mut f)?;
+            if n > MAX_WHOLE {
+                return Err(std::io::Error::other("over the size limit"));
+            }
+            f.sync_all()?;
+            std::fs::rename(&tmp, overlay)
+        });
+        if let Err(e) = stored {
+            let _ = std::fs::remove_file(&tmp);
+            return error(400, format!("overlay upload failed: {e}"));
+        }
+        let digest = q.get("crc").or_else(|| q.get("blake3"));
+        self.complete_overlay(uid, siid, scan, overlay, digest)
+    }
+
+    /// Verify the whole stored overlay (the same checks as `livescan verify`) and that it is
+    /// the export announced (`expected` = its trailer digest, if given); mark the scan.
+    fn complete_overlay(
+        &self,
+        uid: &str,
+        siid: u64,
+        scan: &mut Scan,
+        overlay: &std::path::Path,
+        expected: Option<&String>,
+    ) -> Reply {
         let outcome = crate::pack::verify::verify_file(overlay);
         match outcome {
-            Ok(v) if q.get("blake3").is_some_and(|b| *b == v.blake3) => {
+            Ok(v) if expected.is_none_or(|b| *b == v.blake3) => {
                 scan.status.complete = true;
                 scan.status.percentage = 100;
                 scan.status.message = format!("overlay received: {} entries", v.entries);
