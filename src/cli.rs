@@ -63,6 +63,12 @@ pub struct UploadArgs {
     /// Only check the URL, TLS and credentials
     #[arg(long)]
     pub check: bool,
+    /// Trust the CAs in this PEM file [default: the host's CA bundle]
+    #[arg(long, value_name = "FILE")]
+    pub ca_file: Option<PathBuf>,
+    /// Do not verify the server's certificate (warns on every run)
+    #[arg(long)]
+    pub insecure: bool,
     /// Limit the upload to RATE bytes per second (K, M suffixes)
     #[arg(long, value_name = "RATE", value_parser = parse_size)]
     pub bwlimit: Option<u64>,

@@ -35,8 +35,21 @@ pub fn run(args: UploadArgs, cfg: config::Config) -> Exit {
             return Exit::Usage;
         }
     };
-    let target = UforgeHttp::new(&args.url, &args.user, &password, Duration::from_secs(120))
-        .with_bwlimit(args.bwlimit);
+    let tls = match livescan::ship::tls::config(args.ca_file.as_deref(), args.insecure) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("livescan: --ca-file: {e}");
+            return Exit::Usage;
+        }
+    };
+    let target = UforgeHttp::new(
+        &args.url,
+        &args.user,
+        &password,
+        Duration::from_secs(120),
+        tls,
+    )
+    .with_bwlimit(args.bwlimit);
     if args.check {
         return match target.check() {
             Ok(()) => {

@@ -6,6 +6,7 @@ pub mod credentials;
 pub mod interrupt;
 pub mod stream;
 pub mod throttle;
+pub mod tls;
 pub mod uforge_http;
 pub mod upload;
 

@@ -48,8 +48,15 @@ fn classify(status: u16, body: &str) -> ShipError {
 }
 
 impl UforgeHttp {
-    pub fn new(base: &str, user: &str, password: &Secret, timeout: Duration) -> UforgeHttp {
+    pub fn new(
+        base: &str,
+        user: &str,
+        password: &Secret,
+        timeout: Duration,
+        tls: ureq::tls::TlsConfig,
+    ) -> UforgeHttp {
         let config = ureq::Agent::config_builder()
+            .tls_config(tls)
             .http_status_as_error(false)
             .timeout_connect(Some(Duration::from_secs(15)))
             .timeout_recv_response(Some(timeout))
