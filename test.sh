@@ -36,6 +36,11 @@ if [ ${#need[@]} -gt 0 ]; then
     echo "test.sh: missing ${need[*]} (apt-get install --no-install-recommends ${need[*]} as root); the tests that need them will skip" >&2
   else
     export DEBIAN_FRONTEND=noninteractive
+    # Packages with daemons (nginx) must not start them: the tests run their own instances.
+    if [ ! -e /usr/sbin/policy-rc.d ]; then
+      printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d
+      trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+    fi
     apt_install() { apt-get install -y -q --no-install-recommends "${need[@]}"; }
     # `apt-get update` once, and only when the package lists are missing or outdated.
     if ! ls /var/lib/apt/lists/*_Packages* >/dev/null 2>&1 || ! apt_install; then
