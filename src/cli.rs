@@ -63,6 +63,14 @@ pub struct UploadArgs {
     /// Only check the URL, TLS and credentials
     #[arg(long)]
     pub check: bool,
+    /// Sign requests with this UForge API public key instead of a password (the secret comes
+    /// from LIVESCAN_API_SECRET or the systemd credential livescan-api-secret)
+    #[arg(long, value_name = "PUBLIC")]
+    pub api_key: Option<String>,
+    /// What the API-key signature base64-encodes: the raw HMAC (UForge's curl example) or
+    /// its hex text (UForge's diagram); their docs disagree
+    #[arg(long, value_enum, default_value_t = crate::ship::apikey::SignatureForm::Raw)]
+    pub api_key_signature: crate::ship::apikey::SignatureForm,
     /// Trust the CAs in this PEM file [default: the host's CA bundle]
     #[arg(long, value_name = "FILE")]
     pub ca_file: Option<PathBuf>,

@@ -650,3 +650,62 @@ fn plain_upload_with_curl() {
     ]);
     assert_eq!(done["status"]["complete"], true, "{done}");
 }
+
+/// UForge API keys instead of a password, for a login with `@` (a known UForge bug): both
+/// signature forms the docs show are accepted; a wrong secret is refused (exit 8).
+#[test]
+fn api_key_uploads() {
+    let tmp = tempfile::tempdir().unwrap();
+    let export = make_export(tmp.path(), 1);
+    let data = tmp.path().join("data");
+    add_user(&data);
+    let out = receiver_bin()
+        .args(["apikey", "add", USER, "--data"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    let (public, secret) = text.trim().split_once(' ').unwrap();
+    let rcv = Receiver::start(&data);
+    let url = format!("http://{}/api", rcv.addr);
+    for (form, name) in [("raw", "k1"), ("hex", "k2")] {
+        let o = common::livescan()
+            .args([
+                "upload", "--url", &url, "--user", USER, "--name", name, "--from",
+            ])
+            .arg(&export)
+            .args(["--api-key", public, "--api-key-signature", form])
+            .env("LIVESCAN_API_SECRET", secret)
+            .env_remove("LIVESCAN_PASSWORD")
+            .output()
+            .unwrap();
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{form}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+    let o = common::livescan()
+        .args([
+            "upload",
+            "--url",
+            &url,
+            "--user",
+            USER,
+            "--check",
+            "--api-key",
+            public,
+        ])
+        .env("LIVESCAN_API_SECRET", "not-the-secret")
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(8),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(!String::from_utf8_lossy(&o.stderr).contains("not-the-secret"));
+}

@@ -41,6 +41,22 @@ enum Cmd {
         #[command(subcommand)]
         action: UserCmd,
     },
+    /// Manage UForge-style API keys
+    Apikey {
+        #[command(subcommand)]
+        action: ApikeyCmd,
+    },
+}
+
+#[derive(Subcommand)]
+enum ApikeyCmd {
+    /// Create a key pair for NAME; prints "PUBLIC SECRET" on stdout (the only time the
+    /// secret is shown)
+    Add {
+        name: String,
+        #[arg(long)]
+        data: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -80,6 +96,18 @@ fn main() -> ExitCode {
             receiver.serve(server, workers);
             ExitCode::SUCCESS
         }
+        Cmd::Apikey {
+            action: ApikeyCmd::Add { name, data },
+        } => match livescan::receiver::auth::add_api_key(&data, &name) {
+            Ok((public, secret)) => {
+                println!("{public} {secret}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("livescan-receiver: {e}");
+                ExitCode::FAILURE
+            }
+        },
         Cmd::User {
             action: UserCmd::Add { name, data },
         } => {

@@ -11,7 +11,7 @@ use livescan::exit_code::Exit;
 use livescan::pack::export::{write_export, ExportOptions};
 use livescan::pack::plan::{self, PackPolicy};
 use livescan::ship::stream::ChunkSink;
-use livescan::ship::uforge_http::UforgeHttp;
+use livescan::ship::uforge_http::{Credentials, UforgeHttp};
 use livescan::ship::upload::{upload_file, UploadOptions};
 use livescan::ship::UploadTarget;
 use livescan::ship::{credentials, ShipError};
@@ -28,8 +28,16 @@ pub fn run(args: UploadArgs, cfg: config::Config) -> Exit {
         eprintln!("livescan: --url must not carry credentials; use --user and LIVESCAN_PASSWORD");
         return Exit::Usage;
     }
-    let password = match credentials::password() {
-        Ok(p) => p,
+    let creds = match &args.api_key {
+        Some(public) => credentials::api_secret().map(|secret| Credentials::ApiKey {
+            public: public.clone(),
+            secret,
+            form: args.api_key_signature,
+        }),
+        None => credentials::password().map(Credentials::Basic),
+    };
+    let creds = match creds {
+        Ok(c) => c,
         Err(e) => {
             eprintln!("livescan: {e}");
             return Exit::Usage;
@@ -42,14 +50,8 @@ pub fn run(args: UploadArgs, cfg: config::Config) -> Exit {
             return Exit::Usage;
         }
     };
-    let target = UforgeHttp::new(
-        &args.url,
-        &args.user,
-        &password,
-        Duration::from_secs(120),
-        tls,
-    )
-    .with_bwlimit(args.bwlimit);
+    let target = UforgeHttp::new(&args.url, &args.user, creds, Duration::from_secs(120), tls)
+        .with_bwlimit(args.bwlimit);
     if args.check {
         return match target.check() {
             Ok(()) => {

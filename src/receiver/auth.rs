@@ -27,6 +27,38 @@ struct UsersFile {
     users: BTreeMap<String, Stored>,
 }
 
+/// API keys: public key → (login, secret). Secrets must stay recoverable for HMAC checks,
+/// so the file is 0600.
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct ApiKeysFile {
+    keys: BTreeMap<String, ApiKey>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct ApiKey {
+    login: String,
+    secret: String,
+}
+
+/// Create an API key pair for `login`; returns (public, secret).
+pub fn add_api_key(data: &Path, login: &str) -> std::io::Result<(String, String)> {
+    let path = data.join("apikeys.json");
+    let mut keys: ApiKeysFile = super::store::Store::read_json(&path)?.unwrap_or_default();
+    let mut raw = [0u8; 36];
+    getrandom::fill(&mut raw).map_err(|e| std::io::Error::other(e.to_string()))?;
+    let public = hex(&raw[..12]);
+    let secret = STANDARD.encode(&raw[12..]);
+    keys.keys.insert(
+        public.clone(),
+        ApiKey {
+            login: login.to_string(),
+            secret: secret.clone(),
+        },
+    );
+    write_atomic(&path, &serde_json::to_vec_pretty(&keys)?, 0o600)?;
+    Ok((public, secret))
+}
+
 fn derive(password: &[u8], salt: &[u8], iterations: u32) -> [u8; 32] {
     let mut out = [0u8; 32];
     pbkdf2::pbkdf2_hmac::<sha2::Sha256>(password, salt, iterations, &mut out);
@@ -56,6 +88,7 @@ pub fn add_user(data: &Path, login: &str, password: &[u8]) -> std::io::Result<()
 
 pub struct Authenticator {
     users: BTreeMap<String, Stored>,
+    keys: BTreeMap<String, ApiKey>,
     verified: Mutex<HashSet<[u8; 32]>>,
 }
 
@@ -63,10 +96,28 @@ impl Authenticator {
     pub fn load(data: &Path) -> std::io::Result<Authenticator> {
         let users: UsersFile =
             super::store::Store::read_json(&data.join("users.json"))?.unwrap_or_default();
+        let keys: ApiKeysFile =
+            super::store::Store::read_json(&data.join("apikeys.json"))?.unwrap_or_default();
         Ok(Authenticator {
             users: users.users,
+            keys: keys.keys,
             verified: Mutex::new(HashSet::new()),
         })
+    }
+
+    /// The login behind a signed request URI (`…?…&apiKey=PUB&signature=SIG`, relative to
+    /// `/api/`). Both signature forms UForge's docs show are accepted.
+    pub fn check_api_key(&self, relative_uri: &str) -> Option<String> {
+        let (signed, sig) = relative_uri.rsplit_once("&signature=")?;
+        let (_, query) = signed.split_once('?')?;
+        let public = query.split('&').find_map(|kv| kv.strip_prefix("apiKey="))?;
+        let key = self.keys.get(&super::percent_decode(public)?)?;
+        let sig = super::percent_decode(sig)?;
+        use crate::ship::apikey::{signature, SignatureForm};
+        [SignatureForm::Raw, SignatureForm::Hex]
+            .into_iter()
+            .any(|form| signature(key.secret.as_bytes(), signed, form) == sig)
+            .then(|| key.login.clone())
     }
 
     /// The login of a valid `Authorization: Basic …` header.

@@ -73,7 +73,7 @@ fn query(url: &str) -> HashMap<String, String> {
         .collect()
 }
 
-fn percent_decode(s: &str) -> Option<String> {
+pub(crate) fn percent_decode(s: &str) -> Option<String> {
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
@@ -187,7 +187,11 @@ impl Receiver {
                 },
             );
         }
-        let Some(login) = self.auth.check(header(req, "Authorization")) else {
+        let login = match url.contains("signature=") {
+            true => self.auth.check_api_key(url.trim_start_matches("/api/")),
+            false => self.auth.check(header(req, "Authorization")),
+        };
+        let Some(login) = login else {
             return error(401, "authentication required");
         };
         let q = query(&url);

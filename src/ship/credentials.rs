@@ -30,17 +30,35 @@ impl fmt::Display for Secret {
 }
 
 pub const CREDENTIAL_NAME: &str = "livescan-password";
+pub const API_SECRET_CREDENTIAL: &str = "livescan-api-secret";
+
+/// A systemd credential's content, if present and not empty.
+fn systemd_credential(name: &str) -> Option<Secret> {
+    let dir = std::env::var_os("CREDENTIALS_DIRECTORY")?;
+    let s = std::fs::read_to_string(std::path::Path::new(&dir).join(name)).ok()?;
+    let s = s.trim_end_matches(['\n', '\r']);
+    (!s.is_empty()).then(|| Secret::new(s))
+}
+
+/// The API secret key: the systemd credential `livescan-api-secret`, else
+/// `LIVESCAN_API_SECRET`.
+pub fn api_secret() -> Result<Secret, String> {
+    if let Some(s) = systemd_credential(API_SECRET_CREDENTIAL) {
+        return Ok(s);
+    }
+    match std::env::var("LIVESCAN_API_SECRET") {
+        Ok(s) if !s.is_empty() => Ok(Secret::new(s)),
+        _ => Err(format!(
+            "--api-key needs its secret: set LIVESCAN_API_SECRET, or give a systemd credential \
+             named {API_SECRET_CREDENTIAL}; secrets are never taken from the command line"
+        )),
+    }
+}
 
 /// The password, or a message saying where it was looked for.
 pub fn password() -> Result<Secret, String> {
-    if let Some(dir) = std::env::var_os("CREDENTIALS_DIRECTORY") {
-        let p = std::path::Path::new(&dir).join(CREDENTIAL_NAME);
-        if let Ok(s) = std::fs::read_to_string(&p) {
-            let s = s.trim_end_matches(['\n', '\r']);
-            if !s.is_empty() {
-                return Ok(Secret::new(s));
-            }
-        }
+    if let Some(s) = systemd_credential(CREDENTIAL_NAME) {
+        return Ok(s);
     }
     match std::env::var("LIVESCAN_PASSWORD") {
         Ok(s) if !s.is_empty() => Ok(Secret::new(s)),

@@ -2,6 +2,7 @@
 //! HTTP target ([`uforge_http`]), and the resumable upload of an export ([`upload`]).
 //! The chunk protocol is documented in docs/upload-protocol.md.
 
+pub mod apikey;
 pub mod credentials;
 pub mod interrupt;
 pub mod stream;

@@ -13,10 +13,24 @@ use super::credentials::Secret;
 use super::{ShipError, UploadTarget};
 use crate::uforge::{Distribution, OverlayState, Scan, ScannedInstance, ScannedInstances, Scans};
 
+/// How requests prove who sends them.
+pub enum Credentials {
+    /// HTTP basic (the password in a header, never the URL).
+    Basic(Secret),
+    /// A UForge API key pair: every request URI is signed.
+    ApiKey {
+        public: String,
+        secret: Secret,
+        form: super::apikey::SignatureForm,
+    },
+}
+
 pub struct UforgeHttp {
     base: String,
     user: String,
-    auth: String,
+    /// `Authorization` value for basic auth; `None` with API keys.
+    basic: Option<String>,
+    apikey: Option<(String, Secret, super::apikey::SignatureForm)>,
     agent: ureq::Agent,
     /// `--bwlimit`: shared by all requests of this target.
     bucket: Option<std::sync::Mutex<super::throttle::Bucket>>,
@@ -51,7 +65,7 @@ impl UforgeHttp {
     pub fn new(
         base: &str,
         user: &str,
-        password: &Secret,
+        credentials: Credentials,
         timeout: Duration,
         tls: ureq::tls::TlsConfig,
     ) -> UforgeHttp {
@@ -66,10 +80,21 @@ impl UforgeHttp {
         UforgeHttp {
             base: base.trim_end_matches('/').to_string(),
             user: user.to_string(),
-            auth: format!(
-                "Basic {}",
-                STANDARD.encode(format!("{user}:{}", password.expose()))
-            ),
+            basic: match &credentials {
+                Credentials::Basic(p) => Some(format!(
+                    "Basic {}",
+                    STANDARD.encode(format!("{user}:{}", p.expose()))
+                )),
+                Credentials::ApiKey { .. } => None,
+            },
+            apikey: match credentials {
+                Credentials::ApiKey {
+                    public,
+                    secret,
+                    form,
+                } => Some((public, secret, form)),
+                Credentials::Basic(_) => None,
+            },
             agent: config.into(),
             bucket: None,
         }
@@ -82,7 +107,26 @@ impl UforgeHttp {
     }
 
     fn url(&self, path: &str) -> String {
-        format!("{}/users/{}/{path}", self.base, encode(&self.user))
+        self.signed(&format!("users/{}/{path}", encode(&self.user)))
+    }
+
+    /// The full URL of a path relative to the API base, signed when API keys are used.
+    fn signed(&self, relative: &str) -> String {
+        match &self.apikey {
+            Some((public, secret, form)) => format!(
+                "{}/{}",
+                self.base,
+                super::apikey::sign(relative, public, secret.expose().as_bytes(), *form)
+            ),
+            None => format!("{}/{relative}", self.base),
+        }
+    }
+
+    fn auth<B>(&self, r: ureq::RequestBuilder<B>) -> ureq::RequestBuilder<B> {
+        match &self.basic {
+            Some(h) => r.header("Authorization", h),
+            None => r,
+        }
     }
 
     fn answer<T: DeserializeOwned>(
@@ -111,9 +155,7 @@ impl UforgeHttp {
 
     fn get<T: DeserializeOwned>(&self, url: &str) -> Result<T, ShipError> {
         let r = self
-            .agent
-            .get(url)
-            .header("Authorization", &self.auth)
+            .auth(self.agent.get(url))
             .header("Accept", "application/json")
             .call();
         Self::answer(r).map(|(_, v)| v)
@@ -166,9 +208,7 @@ impl UploadTarget for UforgeHttp {
         let json = serde_json::to_vec(&body)
             .map_err(|e| ShipError::Rejected(format!("encoding the instance: {e}")))?;
         let r = self
-            .agent
-            .post(self.url("scannedinstances"))
-            .header("Authorization", &self.auth)
+            .auth(self.agent.post(self.url("scannedinstances")))
             .header("Accept", "application/json")
             .header("Content-Type", "application/json")
             .send(&json[..]);
@@ -198,9 +238,7 @@ impl UploadTarget for UforgeHttp {
             encode(crc)
         ));
         let r = self
-            .agent
-            .post(url)
-            .header("Authorization", &self.auth)
+            .auth(self.agent.post(url))
             .header("Accept", "application/json")
             .header("Content-Type", "application/json")
             .send(report);
@@ -208,7 +246,7 @@ impl UploadTarget for UforgeHttp {
     }
 
     fn overlay_state(&self, scan: &Scan) -> Result<OverlayState, ShipError> {
-        self.get(&format!("{}/{}/status", self.base, scan.overlay_uri))
+        self.get(&self.signed(&format!("{}/status", scan.overlay_uri)))
     }
 
     fn send_chunk(
@@ -218,21 +256,31 @@ impl UploadTarget for UforgeHttp {
         data: &[u8],
         finish: Option<&str>,
     ) -> Result<OverlayState, ShipError> {
-        let mut url = format!("{}/{}?offset={offset}", self.base, scan.overlay_uri);
+        let mut relative = format!("{}?offset={offset}", scan.overlay_uri);
         if let Some(digest) = finish {
-            url.push_str(&format!("&final=true&blake3={}", encode(digest)));
+            relative.push_str(&format!("&final=true&blake3={}", encode(digest)));
         }
-        let r = self
-            .agent
-            .post(url)
-            .header("Authorization", &self.auth)
+        let req = self
+            .auth(self.agent.post(self.signed(&relative)))
             .header("Accept", "application/json")
             .header("Content-Type", "application/octet-stream")
             .header(
                 "X-Livescan-Chunk-BLAKE3",
                 blake3::hash(data).to_hex().as_str(),
-            )
-            .send(data);
+            );
+        let r = match &self.bucket {
+            None => req.send(data),
+            Some(bucket) => {
+                let mut bucket = bucket.lock().unwrap_or_else(|p| p.into_inner());
+                let mut body = super::throttle::Throttled {
+                    data,
+                    bucket: &mut bucket,
+                };
+                // A known length: the body goes out with Content-Length, not chunked.
+                req.header("Content-Length", data.len().to_string())
+                    .send(ureq::SendBody::from_reader(&mut body))
+            }
+        };
         match Self::answer::<serde_json::Value>(r) {
             Ok((_, v)) => {
                 if finish.is_some() {
@@ -251,9 +299,10 @@ impl UploadTarget for UforgeHttp {
 
     fn cancel(&self, scan: &Scan) -> Result<(), ShipError> {
         let r = self
-            .agent
-            .delete(format!("{}/{}/status", self.base, scan.uri))
-            .header("Authorization", &self.auth)
+            .auth(
+                self.agent
+                    .delete(self.signed(&format!("{}/status", scan.uri))),
+            )
             .header("Accept", "application/json")
             .call();
         Self::answer::<serde_json::Value>(r).map(|_| ())
