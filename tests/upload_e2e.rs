@@ -5,10 +5,10 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -16,44 +16,7 @@ use std::time::Duration;
 const USER: &str = "agent@example.com";
 const PASSWORD: &str = "pa:ss@word";
 
-fn receiver_bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_livescan-receiver"))
-}
-
-/// A running receiver and the address it printed.
-struct Receiver {
-    child: Child,
-    addr: String,
-}
-
-impl Receiver {
-    fn start(data: &Path) -> Receiver {
-        let mut child = receiver_bin()
-            .args(["serve", "--listen", "127.0.0.1:0", "--data"])
-            .arg(data)
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let addr = line
-            .trim()
-            .strip_prefix("listening on http://")
-            .and_then(|r| r.strip_suffix("/api"))
-            .unwrap_or_else(|| panic!("receiver said {line:?}"))
-            .to_string();
-        Receiver { child, addr }
-    }
-}
-
-impl Drop for Receiver {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use common::receiver::{receiver_bin, Receiver};
 
 /// Forwards connections to `target`, misbehaving on purpose: of every 4 connections one
 /// is answered 503, the others are cut after a random number of request bytes (up to
@@ -188,18 +151,7 @@ fn make_export(dir: &Path, mib: usize) -> PathBuf {
 }
 
 fn add_user(data: &Path) {
-    let mut c = receiver_bin()
-        .args(["user", "add", USER, "--data"])
-        .arg(data)
-        .stdin(Stdio::piped())
-        .spawn()
-        .unwrap();
-    c.stdin
-        .take()
-        .unwrap()
-        .write_all(format!("{PASSWORD}\n").as_bytes())
-        .unwrap();
-    assert!(c.wait().unwrap().success());
+    common::receiver::add_user(data, USER, PASSWORD);
 }
 
 fn upload(url: &str, file: &Path, chunk: &str) -> Command {

@@ -4,7 +4,6 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -109,34 +108,9 @@ fn https_with_a_private_ca() {
     let t = tmp.path();
     make_certs(t);
     let data = t.join("data");
-    let mut add = Command::new(env!("CARGO_BIN_EXE_livescan-receiver"))
-        .args(["user", "add", USER, "--data"])
-        .arg(&data)
-        .stdin(Stdio::piped())
-        .spawn()
-        .unwrap();
-    add.stdin
-        .take()
-        .unwrap()
-        .write_all(format!("{PASSWORD}\n").as_bytes())
-        .unwrap();
-    assert!(add.wait().unwrap().success());
-    let mut rcv = Command::new(env!("CARGO_BIN_EXE_livescan-receiver"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--data"])
-        .arg(&data)
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(rcv.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let _rcv = Killed(rcv);
-    let backend = line
-        .trim()
-        .trim_start_matches("listening on http://")
-        .trim_end_matches("/api")
-        .to_string();
+    common::receiver::add_user(&data, USER, PASSWORD);
+    let rcv = common::receiver::Receiver::start(&data);
+    let backend = rcv.addr.clone();
     let port = TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()

@@ -7,6 +7,8 @@
 
 #![allow(dead_code)] // each test binary uses a different part of this module
 
+pub mod receiver;
+
 use std::collections::BTreeSet;
 use std::ffi::OsStr;
 use std::fs;
