@@ -601,6 +601,32 @@ fn plain_upload_with_curl() {
         &format!("http://{}/api/{overlay_uri}?crc={digest}", rcv.addr),
     ]);
     assert_eq!(done["status"]["complete"], true, "{done}");
+    // UForge clients ask for XML: the same scan, UForge's namespace, its uri.
+    let o = Command::new("curl")
+        .args([
+            "-sS",
+            "-u",
+            &format!("{USER}:{PASSWORD}"),
+            "-H",
+            "Accept: application/xml",
+        ])
+        .arg(format!(
+            "http://{}/api/{}",
+            rcv.addr,
+            done["uri"].as_str().unwrap()
+        ))
+        .output()
+        .unwrap();
+    let xml = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        xml.contains("<ns0:scan xmlns:ns0=\"http://www.usharesoft.com/uforge\">"),
+        "{xml}"
+    );
+    assert!(
+        xml.contains(&format!("<uri>{}</uri>", done["uri"].as_str().unwrap())),
+        "{xml}"
+    );
+    assert!(xml.contains("<complete>true</complete>"), "{xml}");
 }
 
 /// UForge API keys instead of a password, for a login with `@` (a known UForge bug): both

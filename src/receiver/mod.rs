@@ -5,6 +5,7 @@
 
 pub mod auth;
 pub mod store;
+pub mod xml;
 
 use std::collections::HashMap;
 use std::io::{Read, Write};
@@ -38,6 +39,8 @@ pub struct Reply {
     code: u16,
     body: Vec<u8>,
     json: bool,
+    /// The UForge XML element name of the object, for clients that ask for XML.
+    root: &'static str,
 }
 
 fn json<T: Serialize>(code: u16, v: &T) -> Reply {
@@ -45,6 +48,7 @@ fn json<T: Serialize>(code: u16, v: &T) -> Reply {
         code,
         body: serde_json::to_vec(v).unwrap_or_default(),
         json: true,
+        root: xml::root_name::<T>(),
     }
 }
 
@@ -158,11 +162,19 @@ impl Receiver {
 
     fn handle(&self, mut req: Request) {
         let reply = self.route(&mut req);
-        let mut resp = Response::from_data(reply.body).with_status_code(reply.code);
-        if reply.json {
-            if let Ok(h) = Header::from_bytes("Content-Type", "application/json") {
-                resp = resp.with_header(h);
-            }
+        // UForge answers XML unless JSON is asked for; livescan's agent asks for JSON.
+        let want_xml = reply.json
+            && header(&req, "Accept").is_some_and(|a| a.contains("xml") && !a.contains("json"));
+        let (body, ctype) = if want_xml {
+            (xml::from_json(reply.root, &reply.body), "application/xml")
+        } else if reply.json {
+            (reply.body, "application/json")
+        } else {
+            (reply.body, "application/octet-stream")
+        };
+        let mut resp = Response::from_data(body).with_status_code(reply.code);
+        if let Ok(h) = Header::from_bytes("Content-Type", ctype) {
+            resp = resp.with_header(h);
         }
         let _ = req.respond(resp);
     }
@@ -177,12 +189,12 @@ impl Receiver {
         if parts == ["status"] {
             #[derive(Serialize)]
             #[serde(rename_all = "camelCase")]
-            struct S {
+            struct ServiceStatus {
                 service_status: serde_json::Value,
             }
             return json(
                 200,
-                &S {
+                &ServiceStatus {
                     service_status: serde_json::json!({"alive": true, "version": env!("CARGO_PKG_VERSION")}),
                 },
             );
@@ -453,6 +465,7 @@ impl Receiver {
                     code: 200,
                     body: b,
                     json: false,
+                    root: "",
                 },
                 _ => error(404, "no complete overlay"),
             },
