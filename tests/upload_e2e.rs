@@ -687,3 +687,45 @@ fn api_key_uploads() {
     );
     assert!(!String::from_utf8_lossy(&o.stderr).contains("not-the-secret"));
 }
+
+/// Two agents upload the same export into the same scan at once: offsets are only ever
+/// applied at the committed length, so the stored overlay is the export, byte for byte, and
+/// both agents end successfully.
+#[test]
+fn two_agents_racing_on_one_scan() {
+    let tmp = tempfile::tempdir().unwrap();
+    let export = make_export(tmp.path(), 6);
+    let data = tmp.path().join("data");
+    add_user(&data);
+    let rcv = Receiver::start(&data);
+    let url = format!("http://{}/api", rcv.addr);
+    // The first agent creates the scan; the second finds it by the export's digest.
+    let first = upload(&url, &export, "64K")
+        .args(["--bwlimit", "4M"])
+        .spawn()
+        .unwrap();
+    for _ in 0..1000 {
+        if walk_overlay(&data).is_some() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let second = upload(&url, &export, "96K").spawn().unwrap();
+    let (a, b) = (
+        first.wait_with_output().unwrap(),
+        second.wait_with_output().unwrap(),
+    );
+    assert_eq!(
+        a.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&a.stderr)
+    );
+    assert_eq!(
+        b.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&b.stderr)
+    );
+    assert!(stored_overlay(&data) == std::fs::read(&export).unwrap());
+}

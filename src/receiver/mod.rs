@@ -497,8 +497,18 @@ impl Receiver {
         q: &HashMap<String, String>,
         req: &mut Request,
     ) -> Reply {
-        if scan.status.complete || scan.status.cancelled {
-            return error(409, "the scan is already complete or cancelled");
+        if scan.status.complete {
+            // Says so in the chunk protocol's terms: the client is done.
+            return json(
+                409,
+                &OverlayState {
+                    committed,
+                    complete: true,
+                },
+            );
+        }
+        if scan.status.cancelled {
+            return error(409, "the scan was cancelled");
         }
         let Some(offset) = q.get("offset") else {
             // UForge's plain upload: the whole overlay in one body (`crc` = its digest).

@@ -23,6 +23,10 @@ pub enum ShipError {
     /// The server has a different committed offset than the chunk assumed.
     #[error("server has {0} bytes committed")]
     Conflict(u64),
+    /// The overlay is already complete on the server (another agent finished it, or the
+    /// answer to our last chunk was lost).
+    #[error("the overlay is already complete on the server")]
+    Complete,
     /// SIGINT/SIGTERM: the scan was marked cancelled on the server (if it could be).
     #[error("interrupted; {0}")]
     Interrupted(String),

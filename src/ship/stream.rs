@@ -67,6 +67,10 @@ impl<'a> ChunkSink<'a> {
                     state.committed
                 }
                 Err(ShipError::Conflict(c)) => c,
+                Err(ShipError::Complete) if finish.is_some() => {
+                    complete = true;
+                    end
+                }
                 Err(ShipError::Retryable(m)) => {
                     failures += 1;
                     self.retries += 1;

@@ -141,8 +141,14 @@ impl UforgeHttp {
             .read_to_string()
             .map_err(|e| ShipError::Retryable(format!("reading the answer: {e}")))?;
         if status == 409 {
-            if let Ok(state) = serde_json::from_str::<OverlayState>(&text) {
-                return Err(ShipError::Conflict(state.committed));
+            // Only an answer that states the committed length is an offset conflict (other
+            // 409s, e.g. an instance without overlay, are rejections).
+            let v: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+            if let Some(c) = v.get("committed").and_then(serde_json::Value::as_u64) {
+                if v.get("complete").and_then(serde_json::Value::as_bool) == Some(true) {
+                    return Err(ShipError::Complete);
+                }
+                return Err(ShipError::Conflict(c));
             }
         }
         if !(200..300).contains(&status) {

@@ -191,6 +191,7 @@ pub fn upload_file(
                 // Someone (a previous run, a retry that did land) moved the offset.
                 committed = c;
             }
+            Err(ShipError::Complete) => break,
             Err(ShipError::Retryable(m)) => {
                 failures += 1;
                 retries += 1;
@@ -214,12 +215,12 @@ pub fn upload_file(
                 })?
                 .committed;
             }
-            // The last chunk's answer may have been lost after the server completed.
-            Err(e) if last => match target.overlay_state(&scan) {
+            // The last chunk's answer may have been lost after the server completed, or
+            // another agent uploading the same export got there first.
+            Err(e) => match target.overlay_state(&scan) {
                 Ok(s) if s.complete => break,
                 _ => return Err(e),
             },
-            Err(e) => return Err(e),
         }
     }
     summary.bytes = total;
