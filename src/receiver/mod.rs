@@ -4,16 +4,19 @@
 //! for each other and two clients racing on one scan cannot interleave bytes.
 
 pub mod auth;
+pub mod http;
+pub mod overlay;
 pub mod store;
 pub mod xml;
 
 use std::collections::HashMap;
-use std::io::{Read, Write};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
 use tiny_http::{Header, Method, Request, Response, Server};
+
+use http::{error, header, json, percent_decode, query, read_body, Reply};
 
 use crate::uforge::{OpStatus, OverlayState, Scan, ScannedInstance, ScannedInstances, Scans};
 use store::Store;
@@ -32,100 +35,6 @@ pub struct Receiver {
     global: Mutex<()>,
     /// One lock per scan id for its overlay and status.
     scans: Mutex<HashMap<u64, Arc<Mutex<()>>>>,
-}
-
-/// A handler's answer: status and JSON body (or raw bytes).
-pub struct Reply {
-    code: u16,
-    body: Vec<u8>,
-    json: bool,
-    /// The UForge XML element name of the object, for clients that ask for XML.
-    root: &'static str,
-}
-
-fn json<T: Serialize>(code: u16, v: &T) -> Reply {
-    Reply {
-        code,
-        body: serde_json::to_vec(v).unwrap_or_default(),
-        json: true,
-        root: xml::root_name::<T>(),
-    }
-}
-
-fn error(code: u16, message: impl Into<String>) -> Reply {
-    #[derive(Serialize)]
-    struct E {
-        error: String,
-    }
-    json(
-        code,
-        &E {
-            error: message.into(),
-        },
-    )
-}
-
-fn query(url: &str) -> HashMap<String, String> {
-    let Some((_, q)) = url.split_once('?') else {
-        return HashMap::new();
-    };
-    q.split('&')
-        .filter_map(|kv| {
-            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
-            Some((percent_decode(k)?, percent_decode(v)?))
-        })
-        .collect()
-}
-
-pub(crate) fn percent_decode(s: &str) -> Option<String> {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        match b[i] {
-            b'%' => {
-                let h = std::str::from_utf8(b.get(i + 1..i + 3)?).ok()?;
-                out.push(u8::from_str_radix(h, 16).ok()?);
-                i += 3;
-            }
-            b'+' => {
-                out.push(b' ');
-                i += 1;
-            }
-            c => {
-                out.push(c);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8(out).ok()
-}
-
-/// The request body, refused past `limit` bytes.
-fn read_body(req: &mut Request, limit: u64) -> Result<Vec<u8>, Reply> {
-    if req.body_length().is_some_and(|l| l as u64 > limit) {
-        return Err(error(413, format!("body over {limit} bytes")));
-    }
-    let mut body = Vec::new();
-    if req
-        .as_reader()
-        .take(limit + 1)
-        .read_to_end(&mut body)
-        .is_err()
-    {
-        return Err(error(400, "connection ended inside the body"));
-    }
-    if body.len() as u64 > limit {
-        return Err(error(413, format!("body over {limit} bytes")));
-    }
-    Ok(body)
-}
-
-fn header<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
-    req.headers()
-        .iter()
-        .find(|h| h.field.as_str().as_str().eq_ignore_ascii_case(name))
-        .map(|h| h.value.as_str())
 }
 
 impl Receiver {
@@ -473,7 +382,13 @@ impl Receiver {
                 if !inst.overlay_included {
                     return error(409, "this scanned instance was created without overlay");
                 }
-                self.overlay_chunk(uid, siid, &mut scan, &overlay, committed, q, req)
+                let at = overlay::OverlayAt {
+                    uid,
+                    siid,
+                    path: &overlay,
+                    committed,
+                };
+                self.overlay_chunk(&mut scan, &at, q, req)
             }
             _ => error(404, "no such resource"),
         }
@@ -483,151 +398,6 @@ impl Receiver {
         match Store::write_json(&self.scan_path(uid, siid, scan.db_id), scan) {
             Ok(()) => json(200, scan),
             Err(e) => error(500, format!("storage: {e}")),
-        }
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn overlay_chunk(
-        &self,
-        uid: &str,
-        siid: u64,
-        scan: &mut Scan,
-        overlay: &std::path::Path,
-        committed: u64,
-        q: &HashMap<String, String>,
-        req: &mut Request,
-    ) -> Reply {
-        if scan.status.complete {
-            // Says so in the chunk protocol's terms: the client is done.
-            return json(
-                409,
-                &OverlayState {
-                    committed,
-                    complete: true,
-                },
-            );
-        }
-        if scan.status.cancelled {
-            return error(409, "the scan was cancelled");
-        }
-        let Some(offset) = q.get("offset") else {
-            // UForge's plain upload: the whole overlay in one body (`crc` = its digest).
-            return self.whole_overlay(uid, siid, scan, overlay, committed, q, req);
-        };
-        let Ok(offset) = offset.parse::<u64>() else {
-            return error(400, "offset is not a number");
-        };
-        let state = |committed| OverlayState {
-            committed,
-            complete: false,
-        };
-        if offset != committed {
-            // The client learns where to continue from the body.
-            return json(409, &state(committed));
-        }
-        let body = match read_body(req, MAX_CHUNK) {
-            Ok(b) => b,
-            Err(r) => return r,
-        };
-        if !body.is_empty() {
-            let want = header(req, "X-Livescan-Chunk-BLAKE3").unwrap_or("");
-            if blake3::hash(&body).to_hex().as_str() != want {
-                return error(400, "chunk BLAKE3 does not match X-Livescan-Chunk-BLAKE3");
-            }
-            let written = std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(overlay)
-                .and_then(|mut f| {
-                    f.write_all(&body)?;
-                    f.sync_data()
-                });
-            if let Err(e) = written {
-                return error(507, format!("storage: {e}"));
-            }
-        }
-        let committed = committed + body.len() as u64;
-        scan.status.bytes_loaded = committed;
-        if q.get("final").map(String::as_str) != Some("true") {
-            return json(200, &state(committed));
-        }
-        self.complete_overlay(uid, siid, scan, overlay, q.get("blake3"))
-    }
-
-    /// The whole overlay in one request body, streamed to disk (never held in memory).
-    #[allow(clippy::too_many_arguments)]
-    fn whole_overlay(
-        &self,
-        uid: &str,
-        siid: u64,
-        scan: &mut Scan,
-        overlay: &std::path::Path,
-        committed: u64,
-        q: &HashMap<String, String>,
-        req: &mut Request,
-    ) -> Reply {
-        if committed != 0 {
-            return json(
-                409,
-                &OverlayState {
-                    committed,
-                    complete: false,
-                },
-            );
-        }
-        let tmp = overlay.with_extension("upload");
-        let stored = std::fs::File::create(&tmp).and_then(|mut f| {
-            let n = std::io::copy(&mut req.as_reader().take(MAX_WHOLE + 1), &mut f)?;
-            if n > MAX_WHOLE {
-                return Err(std::io::Error::other("over the size limit"));
-            }
-            f.sync_all()?;
-            std::fs::rename(&tmp, overlay)
-        });
-        if let Err(e) = stored {
-            let _ = std::fs::remove_file(&tmp);
-            return error(400, format!("overlay upload failed: {e}"));
-        }
-        let digest = q.get("crc").or_else(|| q.get("blake3"));
-        self.complete_overlay(uid, siid, scan, overlay, digest)
-    }
-
-    /// Verify the whole stored overlay (the same checks as `livescan verify`) and that it is
-    /// the export announced (`expected` = its trailer digest, if given); mark the scan.
-    fn complete_overlay(
-        &self,
-        uid: &str,
-        siid: u64,
-        scan: &mut Scan,
-        overlay: &std::path::Path,
-        expected: Option<&String>,
-    ) -> Reply {
-        let outcome = crate::pack::verify::verify_file(overlay);
-        match outcome {
-            Ok(v) if expected.is_none_or(|b| *b == v.blake3) => {
-                scan.status.complete = true;
-                scan.status.percentage = 100;
-                scan.status.message = format!("overlay received: {} entries", v.entries);
-            }
-            Ok(v) => {
-                scan.status.error = true;
-                scan.status.error_message = format!(
-                    "the overlay is a valid export but not the one announced (BLAKE3 {})",
-                    v.blake3
-                );
-            }
-            Err(e) => {
-                scan.status.error = true;
-                scan.status.error_message = format!("the overlay does not verify: {e}");
-            }
-        }
-        if let Err(e) = Store::write_json(&self.scan_path(uid, siid, scan.db_id), &*scan) {
-            return error(500, format!("storage: {e}"));
-        }
-        if scan.status.complete {
-            json(201, &*scan)
-        } else {
-            error(422, scan.status.error_message.clone())
         }
     }
 }
