@@ -141,17 +141,33 @@ fn make_export(dir: &Path, mib: usize) -> PathBuf {
         .arg(dir.join("lock"))
         .output()
         .unwrap();
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    assert_code(&o, 0);
     out
 }
 
 fn add_user(data: &Path) {
     common::receiver::add_user(data, USER, PASSWORD);
+}
+
+/// `livescan upload --url URL --user USER`, no password set.
+fn agent(url: &str) -> Command {
+    let mut cmd = common::livescan();
+    cmd.args(["upload", "--url", url, "--user", USER])
+        .env_remove("LIVESCAN_PASSWORD")
+        .env_remove("CREDENTIALS_DIRECTORY")
+        .env("RUST_LOG", "error");
+    cmd
+}
+
+/// The exit code is `code`; the assertion message shows what the command said.
+fn assert_code(o: &std::process::Output, code: i32) {
+    assert_eq!(
+        o.status.code(),
+        Some(code),
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
 }
 
 fn upload(url: &str, file: &Path, chunk: &str) -> Command {
@@ -318,8 +334,8 @@ fn wrong_password_and_credentials_in_url_are_refused() {
     add_user(&data);
     let rcv = Receiver::start(&data);
     let url = format!("http://{}/api", rcv.addr);
-    let o = common::livescan()
-        .args(["upload", "--url", &url, "--user", USER, "--check"])
+    let o = agent(&url)
+        .args(["--check"])
         .env("LIVESCAN_PASSWORD", "wrong")
         .output()
         .unwrap();
@@ -328,32 +344,20 @@ fn wrong_password_and_credentials_in_url_are_refused() {
         !String::from_utf8_lossy(&o.stderr).contains("wrong"),
         "the secret is never printed"
     );
-    let o = common::livescan()
-        .args(["upload", "--url", &url, "--user", USER, "--check"])
+    let o = agent(&url)
+        .args(["--check"])
         .env("LIVESCAN_PASSWORD", PASSWORD)
         .output()
         .unwrap();
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    let o = common::livescan()
-        .args([
-            "upload",
-            "--url",
-            &format!("http://u:p@{}/api", rcv.addr),
-            "--user",
-            USER,
-            "--check",
-        ])
+    assert_code(&o, 0);
+    let o = agent(&format!("http://u:p@{}/api", rcv.addr))
+        .args(["--check"])
         .env("LIVESCAN_PASSWORD", PASSWORD)
         .output()
         .unwrap();
     assert_eq!(o.status.code(), Some(2));
-    let o = common::livescan()
-        .args(["upload", "--url", &url, "--user", USER, "--check"])
+    let o = agent(&url)
+        .args(["--check"])
         .env_remove("LIVESCAN_PASSWORD")
         .env_remove("CREDENTIALS_DIRECTORY")
         .output()
@@ -376,12 +380,7 @@ fn bwlimit_and_sigint_cancel() {
         .args(["--bwlimit", "1M"])
         .output()
         .unwrap();
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    assert_code(&o, 0);
     // (No wall-clock assertion: the rate itself is covered by the bucket's unit test; here
     // the throttled body must still arrive whole.)
     assert!(stored_overlay(&data) == std::fs::read(&export).unwrap());
@@ -410,12 +409,7 @@ fn bwlimit_and_sigint_cancel() {
     )
     .unwrap();
     let out = agent.wait_with_output().unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(7),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_code(&out, 7);
     assert!(String::from_utf8_lossy(&out.stderr).contains("cancelled on the server"));
     let scan_json = walk_overlay(&data2).unwrap().with_file_name("scan.json");
     let scan: serde_json::Value =
@@ -665,26 +659,12 @@ fn api_key_uploads() {
             String::from_utf8_lossy(&o.stderr)
         );
     }
-    let o = common::livescan()
-        .args([
-            "upload",
-            "--url",
-            &url,
-            "--user",
-            USER,
-            "--check",
-            "--api-key",
-            public,
-        ])
+    let o = agent(&url)
+        .args(["--check", "--api-key", public])
         .env("LIVESCAN_API_SECRET", "not-the-secret")
         .output()
         .unwrap();
-    assert_eq!(
-        o.status.code(),
-        Some(8),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    assert_code(&o, 8);
     assert!(!String::from_utf8_lossy(&o.stderr).contains("not-the-secret"));
 }
 
@@ -715,17 +695,7 @@ fn two_agents_racing_on_one_scan() {
         first.wait_with_output().unwrap(),
         second.wait_with_output().unwrap(),
     );
-    assert_eq!(
-        a.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&a.stderr)
-    );
-    assert_eq!(
-        b.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&b.stderr)
-    );
+    assert_code(&a, 0);
+    assert_code(&b, 0);
     assert!(stored_overlay(&data) == std::fs::read(&export).unwrap());
 }
