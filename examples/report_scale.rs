@@ -57,12 +57,14 @@ fn main() {
         live: true,
     };
     let host = HostInfo::default();
+    let profile = livescan::profile::Profile::default();
     let totals = Totals::default();
     let timings = Timings::default();
     let accounts = Accounts::default();
     let input = ReportInput {
         scan: &scan,
         host: &host,
+        profile: &profile,
         databases: &[],
         walked_mounts: &[],
         skipped_mounts: &[],

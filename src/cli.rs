@@ -203,6 +203,14 @@ pub struct ScanArgs {
     /// Use this captured mount table instead of /proc/self/mountinfo (for tests and --root)
     #[arg(long, value_name = "FILE", hide = true)]
     pub mountinfo: Option<PathBuf>,
+    /// A /proc-like tree of the scanned system, for live facts of the install profile
+    /// (kernel command line, NIC addresses, memory). With --root and no --proc they are
+    /// reported as unknown; with the root / the running host's /proc is used
+    #[arg(long = "proc", value_name = "DIR")]
+    pub proc_dir: Option<PathBuf>,
+    /// A /sys-like tree of the scanned system (disks, NICs); as --proc
+    #[arg(long = "sys", value_name = "DIR")]
+    pub sys_dir: Option<PathBuf>,
     /// Single-instance lock file [default: /run/lock/livescan.lock or a fallback]
     #[arg(long, value_name = "FILE")]
     pub lock_file: Option<PathBuf>,

@@ -3,7 +3,7 @@
 //! The modules follow the data flow of a scan:
 //! [`walk`] (what is on disk) → [`pkgdb`] (what the package manager recorded) →
 //! [`classify`] (added / modified / deleted, and why) → [`report`] (JSON report and
-//! the human summary). [`scan`] wires them together; [`rootfs`] resolves paths inside
+//! the human summary, with the host's install [`profile`]). [`scan`] wires them together; [`rootfs`] resolves paths inside
 //! the scanned root, [`config`] and [`exit_code`] are shared by every command.
 
 pub mod accounts;
@@ -17,6 +17,7 @@ pub mod lock;
 pub mod pack;
 pub mod path_bytes;
 pub mod pkgdb;
+pub mod profile;
 pub mod receiver;
 pub mod report;
 pub mod rootfs;

@@ -111,6 +111,8 @@ pub fn scan_phase(args: &ScanArgs, cfg: &config::Config) -> Result<ScanRun, Exit
                 .unwrap_or(DEFAULT_LOCK_WAIT_SECS),
         ),
         mountinfo: args.mountinfo.clone(),
+        proc_dir: args.proc_dir.clone(),
+        sys_dir: args.sys_dir.clone(),
     };
     let result = match scan::run(&opts) {
         Ok(r) => r,
@@ -162,6 +164,7 @@ pub fn with_report_input<T>(run: &ScanRun, f: impl FnOnce(&ReportInput) -> T) ->
     f(&ReportInput {
         scan: &run.scan_info,
         host: &result.host,
+        profile: &result.profile,
         databases: &db_reports,
         walked_mounts: &result.mounts.walked,
         skipped_mounts: &result.mounts.skipped,

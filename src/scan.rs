@@ -8,6 +8,7 @@ use crate::accounts::Accounts;
 use crate::classify::{self, Classification};
 use crate::lock;
 use crate::pkgdb::{self, DbContents, DbError, PackageDb};
+use crate::profile::{self, LiveSources, Profile};
 use crate::report::{DatabaseInfo, HostInfo, Timings};
 use crate::rootfs::RootFs;
 use crate::walk::mounts::{self, MountPlan};
@@ -19,11 +20,16 @@ pub struct ScanOptions {
     pub lock_wait: Duration,
     /// A captured mountinfo to use instead of `/proc/self/mountinfo` (tests).
     pub mountinfo: Option<PathBuf>,
+    /// `/proc`- and `/sys`-like trees of the scanned system (`--proc`, `--sys`); with the
+    /// root `/` the running host's are used when these are not given.
+    pub proc_dir: Option<PathBuf>,
+    pub sys_dir: Option<PathBuf>,
 }
 
 pub struct ScanResult {
     pub root: RootFs,
     pub host: HostInfo,
+    pub profile: Profile,
     pub accounts: Accounts,
     pub mounts: MountPlan,
     /// One entry per database found, in the same order as `databases`.
@@ -116,8 +122,10 @@ pub fn run(opts: &ScanOptions) -> Result<ScanResult, ScanError> {
     let mut errors = walked.errors;
     errors.extend(classification.errors.iter().cloned());
     errors.sort_by(|a, b| a.path.cmp(&b.path));
+    let live = LiveSources::for_root(&root, opts.proc_dir.clone(), opts.sys_dir.clone());
     Ok(ScanResult {
         host: HostInfo::collect(&root),
+        profile: profile::collect(&root, &live),
         root,
         accounts,
         mounts: plan,

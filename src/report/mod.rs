@@ -13,6 +13,7 @@ use serde::Serialize;
 use crate::accounts::Accounts;
 use crate::classify::{Category, Change, Classified, Totals};
 use crate::pkgdb::{DbFormat, Owner, Package};
+use crate::profile::Profile;
 use crate::walk::mounts::SkippedMount;
 use crate::walk::{FileKind, WalkError};
 
@@ -156,6 +157,7 @@ struct FileView<'a> {
 pub struct ReportInput<'a> {
     pub scan: &'a ScanInfo,
     pub host: &'a HostInfo,
+    pub profile: &'a Profile,
     pub databases: &'a [DbReport<'a>],
     pub walked_mounts: &'a [(Vec<u8>, String)],
     pub skipped_mounts: &'a [SkippedMount],
@@ -205,6 +207,7 @@ pub fn write_report<W: Write>(w: &mut W, r: &ReportInput) -> io::Result<()> {
     )?;
     field(w, "scan", r.scan, false)?;
     field(w, "host", r.host, false)?;
+    field(w, "profile", r.profile, false)?;
     field(
         w,
         "databases",
