@@ -27,6 +27,7 @@ command -v zstd >/dev/null || need+=(zstd)                   # GNU tar --zstd an
 command -v setfacl >/dev/null || need+=(acl)                 # tests/export_roundtrip.rs: ACLs
 command -v curl >/dev/null || need+=(curl)                   # tests/upload_e2e.rs: a stock client on the plain upload
 command -v openssl >/dev/null || need+=(openssl)             # tests/upload_tls.rs: a test CA and leaf
+command -v ip >/dev/null || need+=(iproute2)                # tests/network_profile.rs: ip -j addr/route as oracle
 [ -x /usr/sbin/nginx ] || need+=(nginx)                        # tests/upload_tls.rs: TLS in front of the receiver
 # dpkg, dpkg-deb, dpkg-divert, dpkg-statoverride, dpkg-query (package dpkg) and md5sum
 # (coreutils) are Essential on Debian; the tests that use them skip with a message elsewhere.

@@ -94,7 +94,11 @@ pub fn contains(net: &IpAddr, len: u8, ip: &IpAddr) -> bool {
         }
         (IpAddr::V6(n), IpAddr::V6(a)) => {
             let len = u32::from(len.min(128));
-            let mask = if len == 0 { 0 } else { u128::MAX << (128 - len) };
+            let mask = if len == 0 {
+                0
+            } else {
+                u128::MAX << (128 - len)
+            };
             u128::from(*n) & mask == u128::from(*a) & mask
         }
         _ => false,
@@ -177,7 +181,9 @@ pub fn route_of(
             IpAddr::V4(_) => len.map(|l| netmask_of(l).to_string()),
             IpAddr::V6(_) => None,
         },
-        gateway: gateway.filter(|g| !g.is_unspecified()).map(|g| g.to_string()),
+        gateway: gateway
+            .filter(|g| !g.is_unspecified())
+            .map(|g| g.to_string()),
         interface: interface.filter(|i| !i.is_empty()).map(str::to_string),
         metric,
         source: source.to_string(),
@@ -196,12 +202,11 @@ pub fn parse_ip_route(words: &[&str], default_dev: Option<&str>, source: &str) -
             "dev" => dev = words.next(),
             "metric" | "preference" => metric = words.next().and_then(|m| m.parse().ok()),
             // Keywords with one argument that say nothing we record.
-            "src" | "table" | "proto" | "scope" | "mtu" | "onlink" | "realm" | "advmss"
-            | "initcwnd" | "from" | "tos" | "type" => {
-                if w != "onlink" {
-                    words.next();
-                }
+            "src" | "table" | "proto" | "scope" | "mtu" | "realm" | "advmss" | "initcwnd"
+            | "from" | "tos" | "type" => {
+                words.next();
             }
+            "onlink" => {}
             "-4" | "-6" | "unicast" => {}
             _ if dest.is_none() => dest = Some(w),
             _ => {}

@@ -82,7 +82,8 @@ fn push_servers(dns: &mut Dns, value: &str, source: &str) {
             continue;
         };
         let value = ip.to_string();
-        if dns.nameservers.len() < MAX_ENTRIES && !dns.nameservers.iter().any(|n| n.value == value) {
+        if dns.nameservers.len() < MAX_ENTRIES && !dns.nameservers.iter().any(|n| n.value == value)
+        {
             dns.nameservers.push(Sourced {
                 value,
                 source: source.to_string(),
@@ -92,7 +93,11 @@ fn push_servers(dns: &mut Dns, value: &str, source: &str) {
 }
 
 fn push_search(dns: &mut Dns, d: &str) {
-    if !d.is_empty() && d != "." && dns.search.len() < MAX_ENTRIES && !dns.search.iter().any(|s| s == d) {
+    if !d.is_empty()
+        && d != "."
+        && dns.search.len() < MAX_ENTRIES
+        && !dns.search.iter().any(|s| s == d)
+    {
         dns.search.push(d.to_string());
     }
 }

@@ -58,8 +58,9 @@ impl<'a> Reader<'a> {
     ) -> Option<String> {
         let text = self.read_quiet(scanned)?;
         if self.files.len() >= MAX_FILES {
-            self.notes
-                .push(format!("{scanned}: not read, more than {MAX_FILES} network files"));
+            self.notes.push(format!(
+                "{scanned}: not read, more than {MAX_FILES} network files"
+            ));
             return None;
         }
         self.files.push(ConfigFile {
@@ -109,7 +110,9 @@ impl<'a> Reader<'a> {
         if self.resolve(scanned) == "/dev/null" {
             return true;
         }
-        std::fs::metadata(host).map(|m| m.len() == 0).unwrap_or(false)
+        std::fs::metadata(host)
+            .map(|m| m.len() == 0)
+            .unwrap_or(false)
     }
 
     pub fn finish(self) -> (Vec<ConfigFile>, Vec<String>) {
@@ -119,7 +122,11 @@ impl<'a> Reader<'a> {
 
 /// Read at most [`MAX_FILE_BYTES`]; a longer file is noted and skipped. Not UTF-8 is read
 /// lossily: the names and addresses that matter are ASCII.
-pub fn read_bounded(host: &std::path::Path, notes: &mut Vec<String>, shown: &str) -> Option<String> {
+pub fn read_bounded(
+    host: &std::path::Path,
+    notes: &mut Vec<String>,
+    shown: &str,
+) -> Option<String> {
     let file = match std::fs::File::open(host) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
@@ -137,7 +144,9 @@ pub fn read_bounded(host: &std::path::Path, notes: &mut Vec<String>, shown: &str
         return None;
     }
     if bytes.len() as u64 > MAX_FILE_BYTES {
-        notes.push(format!("{shown}: larger than {MAX_FILE_BYTES} bytes, not read"));
+        notes.push(format!(
+            "{shown}: larger than {MAX_FILE_BYTES} bytes, not read"
+        ));
         return None;
     }
     Some(String::from_utf8_lossy(&bytes).into_owned())
@@ -147,8 +156,17 @@ pub fn read_bounded(host: &std::path::Path, notes: &mut Vec<String>, shown: &str
 /// (initscripts' and NetworkManager's ignore lists).
 pub fn is_backup_name(name: &str) -> bool {
     const SUFFIXES: [&str; 11] = [
-        "~", ".bak", ".orig", ".rej", ".rpmnew", ".rpmorig", ".rpmsave", ".swp", ".old",
-        ".dpkg-old", ".dpkg-dist",
+        "~",
+        ".bak",
+        ".orig",
+        ".rej",
+        ".rpmnew",
+        ".rpmorig",
+        ".rpmsave",
+        ".swp",
+        ".old",
+        ".dpkg-old",
+        ".dpkg-dist",
     ];
     SUFFIXES.iter().any(|s| name.ends_with(s)) || name.contains(".dpkg-") || name.ends_with(".tmp")
 }

@@ -17,7 +17,10 @@ pub fn collect(reader: &mut Reader, live: &LiveSources) -> Option<Sourced> {
                 .map(str::trim)
                 .find(|l| !l.is_empty() && !l.starts_with('#'));
             if let Some(name) = first.and_then(valid) {
-                return Some(Sourced { value: name, source: path.to_string() });
+                return Some(Sourced {
+                    value: name,
+                    source: path.to_string(),
+                });
             }
         }
     }
@@ -26,13 +29,19 @@ pub fn collect(reader: &mut Reader, live: &LiveSources) -> Option<Sourced> {
         let vars = parse_vars(&text);
         if let Some((_, v)) = vars.iter().find(|(k, _)| k == "HOSTNAME") {
             if let Some(name) = valid(v) {
-                return Some(Sourced { value: name, source: path.to_string() });
+                return Some(Sourced {
+                    value: name,
+                    source: path.to_string(),
+                });
             }
         }
     }
     let p = live.proc("sys/kernel/hostname")?;
     let text = super::files::read_bounded(&p, &mut reader.notes, &p.display().to_string())?;
-    valid(text.trim()).map(|value| Sourced { value, source: p.display().to_string() })
+    valid(text.trim()).map(|value| Sourced {
+        value,
+        source: p.display().to_string(),
+    })
 }
 
 fn valid(name: &str) -> Option<String> {

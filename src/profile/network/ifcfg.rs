@@ -158,9 +158,8 @@ pub fn parse_ifcfg(path: &str, suffix: &str, text: &str, format: ConfigFormat) -
     c.kind = kind_of(&vars, &name);
 
     c.auto_connect = if suse {
-        get(&vars, "STARTMODE").map(|m| {
-            !matches!(m.to_ascii_lowercase().as_str(), "manual" | "off")
-        })
+        get(&vars, "STARTMODE")
+            .map(|m| !matches!(m.to_ascii_lowercase().as_str(), "manual" | "off"))
     } else {
         yes(&vars, "ONBOOT")
     };
@@ -172,9 +171,10 @@ pub fn parse_ifcfg(path: &str, suffix: &str, text: &str, format: ConfigFormat) -
     if !proto.is_empty() {
         c.method_raw.push(format!("BOOTPROTO={proto}"));
     }
-    let enslaved = get(&vars, "MASTER").is_some()
-        || get(&vars, "TEAM_MASTER").is_some()
-        || get(&vars, "BRIDGE").is_some();
+    // RHEL's `BRIDGE=br0` names a port's bridge; SUSE's `BRIDGE='yes'` makes a bridge.
+    let bridge = get(&vars, "BRIDGE").filter(|v| boolean(v).is_none());
+    let enslaved =
+        get(&vars, "MASTER").is_some() || get(&vars, "TEAM_MASTER").is_some() || bridge.is_some();
     c.ipv4_method = Some(match proto.as_str() {
         "dhcp" | "bootp" | "dhcp4" | "dhcp+autoip" | "autoip" | "ibft" => Ipv4Method::Automatic,
         "dhcp6" if suse => Ipv4Method::Disabled,
@@ -212,7 +212,7 @@ pub fn parse_ifcfg(path: &str, suffix: &str, text: &str, format: ConfigFormat) -
 
     c.master = get(&vars, "MASTER")
         .or(get(&vars, "TEAM_MASTER"))
-        .or(get(&vars, "BRIDGE"))
+        .or(bridge)
         .map(str::to_string);
     // SUSE lists the ports in the bond or bridge itself.
     for (k, v) in &vars {
@@ -221,7 +221,8 @@ pub fn parse_ifcfg(path: &str, suffix: &str, text: &str, format: ConfigFormat) -
         }
     }
     if let Some(ports) = get(&vars, "BRIDGE_PORTS") {
-        c.members.extend(ports.split_whitespace().map(str::to_string));
+        c.members
+            .extend(ports.split_whitespace().map(str::to_string));
     }
     if c.kind == Some(NicKind::Vlan) {
         let (parent, id) = name.rsplit_once('.').unwrap_or(("", ""));

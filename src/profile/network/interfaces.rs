@@ -60,7 +60,9 @@ impl Walk {
     fn file(&mut self, reader: &mut Reader, path: &str, from: Option<&str>, depth: usize) {
         let canonical = reader.resolve(path);
         if !self.seen.insert(canonical) {
-            reader.notes.push(format!("{path}: sourced again (already read: an include loop or two patterns), skipped"));
+            reader.notes.push(format!(
+                "{path}: sourced again (already read: an include loop or two patterns), skipped"
+            ));
             return;
         }
         let Some(text) = reader.read_included(path, ConfigFormat::Interfaces, from) else {
@@ -219,7 +221,8 @@ fn stanza_config(path: &str, item: Item) -> IfaceConfig {
     if family.is_empty() {
         family = "inet".into();
     }
-    c.method_raw.push(format!("{family} {method}").trim().to_string());
+    c.method_raw
+        .push(format!("{family} {method}").trim().to_string());
     for (k, v) in &options {
         let first = v.split_whitespace().next().unwrap_or("");
         match k.as_str() {
@@ -245,12 +248,14 @@ fn stanza_config(path: &str, item: Item) -> IfaceConfig {
                     }
                 }
             }
-            "dns-nameservers" | "dns-nameserver" => c
-                .dns
-                .extend(v.split_whitespace().filter_map(parse_ip).map(|i| i.to_string())),
-            "dns-search" | "dns-domain" => {
-                c.dns_search.extend(v.split_whitespace().map(str::to_string))
-            }
+            "dns-nameservers" | "dns-nameserver" => c.dns.extend(
+                v.split_whitespace()
+                    .filter_map(parse_ip)
+                    .map(|i| i.to_string()),
+            ),
+            "dns-search" | "dns-domain" => c
+                .dns_search
+                .extend(v.split_whitespace().map(str::to_string)),
             "hwaddress" => {
                 let mac = v.split_whitespace().last().unwrap_or("");
                 c.mac = addr::parse_mac(mac);
@@ -277,9 +282,12 @@ fn stanza_config(path: &str, item: Item) -> IfaceConfig {
             "up" | "post-up" => {
                 let words: Vec<&str> = v.split_whitespace().collect();
                 // `ip route add …` / `ip -6 route add …` / `route add -net …`.
-                let pos = words.windows(2).position(|w| w[0] == "route" && w[1] == "add");
+                let pos = words
+                    .windows(2)
+                    .position(|w| w[0] == "route" && w[1] == "add");
                 if let Some(p) = pos.filter(|_| words.first() == Some(&"ip")) {
-                    c.routes.extend(addr::parse_ip_route(&words[p + 2..], Some(&name), path));
+                    c.routes
+                        .extend(addr::parse_ip_route(&words[p + 2..], Some(&name), path));
                 }
             }
             _ => {}

@@ -14,9 +14,7 @@ use glob::Pattern;
 use super::addr::{contains, parse_ip};
 use super::networkd::Networkd;
 use super::sysfs::Link;
-use super::{
-    ConfigFormat, IfaceConfig, IpAddress, IpFamily, MatchRule, Nic, NicKind, Route,
-};
+use super::{ConfigFormat, IfaceConfig, IpAddress, IpFamily, MatchRule, Nic, NicKind, Route};
 
 pub struct Inputs<'a> {
     pub configs: Vec<IfaceConfig>,
@@ -75,7 +73,10 @@ pub fn merge(mut inputs: Inputs) -> Merged {
 
     let Networkd { networks, netdevs } = std::mem::take(&mut inputs.networkd);
     let mut with_rule = Vec::new();
-    for c in std::mem::take(&mut inputs.configs).into_iter().chain(netdevs) {
+    for c in std::mem::take(&mut inputs.configs)
+        .into_iter()
+        .chain(netdevs)
+    {
         match (&c.interface, &c.match_rule) {
             (Some(name), _) => {
                 let name = name.clone();
@@ -107,18 +108,28 @@ pub fn merge(mut inputs: Inputs) -> Merged {
     // networkd: the first .network that matches a link is the one it gets.
     let mut used = vec![false; networks.len()];
     for b in nics.iter_mut() {
-        let hit = networks.iter().position(|n| match (&n.interface, &n.match_rule) {
-            (Some(name), _) => *name == b.name,
-            (None, Some(rule)) => rule_matches(rule, b),
-            (None, None) => false,
-        });
+        let hit = networks
+            .iter()
+            .position(|n| match (&n.interface, &n.match_rule) {
+                (Some(name), _) => *name == b.name,
+                (None, Some(rule)) => rule_matches(rule, b),
+                (None, None) => false,
+            });
         if let Some(i) = hit {
-            used[i] = true;
             b.configs.push(networks[i].clone());
+        }
+        // A later file that fits but lost to an earlier one is shadowed, not unmatched.
+        for (i, n) in networks.iter().enumerate() {
+            if n.match_rule.as_ref().is_some_and(|r| rule_matches(r, b))
+                || n.interface.as_deref() == Some(b.name.as_str())
+            {
+                used[i] = true;
+            }
         }
     }
     for (n, used) in networks.into_iter().zip(used) {
-        // Vendor defaults (/usr/lib) that fit nothing are not the host's configuration.
+        // Stanzas that fit no known interface; vendor defaults (/usr/lib) that fit nothing
+        // are not the host's configuration.
         if !used && !n.path.starts_with("/usr/lib/") && !n.path.starts_with("/lib/") {
             unmatched.push(n);
         }
@@ -148,12 +159,7 @@ pub fn merge(mut inputs: Inputs) -> Merged {
     }
 }
 
-fn build(
-    mut b: Builder,
-    live: bool,
-    inputs: &Inputs,
-    masters: &BTreeMap<String, String>,
-) -> Nic {
+fn build(mut b: Builder, live: bool, inputs: &Inputs, masters: &BTreeMap<String, String>) -> Nic {
     b.configs.sort_by_key(|c| rank(c.format));
     let configs = b.configs;
     let first = |f: &dyn Fn(&IfaceConfig) -> bool| configs.iter().find(|c| f(c));
@@ -344,9 +350,7 @@ fn order(a: &Nic, b: &Nic) -> Ordering {
             n.ifindex.unwrap_or(u32::MAX),
         )
     };
-    key(a)
-        .cmp(&key(b))
-        .then_with(|| natural(&a.name, &b.name))
+    key(a).cmp(&key(b)).then_with(|| natural(&a.name, &b.name))
 }
 
 fn natural(a: &str, b: &str) -> Ordering {

@@ -111,7 +111,10 @@ fn device(path: &str, id: &str, dev: &Node, kind: NicKind) -> IfaceConfig {
     if let Some(mac) = dev.get("macaddress").and_then(Node::str) {
         c.mac = addr::parse_mac(mac).or(c.mac.take());
     }
-    c.mtu = dev.get("mtu").and_then(Node::str).and_then(|m| m.parse().ok());
+    c.mtu = dev
+        .get("mtu")
+        .and_then(Node::str)
+        .and_then(|m| m.parse().ok());
     c.auto_connect = Some(!matches!(
         dev.get("activation-mode").and_then(Node::str),
         Some("manual") | Some("off")
@@ -146,7 +149,10 @@ fn device(path: &str, id: &str, dev: &Node, kind: NicKind) -> IfaceConfig {
             t => t,
         };
         let via = r.get("via").and_then(Node::str);
-        let metric = r.get("metric").and_then(Node::str).and_then(|m| m.parse().ok());
+        let metric = r
+            .get("metric")
+            .and_then(Node::str)
+            .and_then(|m| m.parse().ok());
         if let Some(route) = addr::route(to, None, via, Some(&dev_name), metric, path) {
             // netplan ≥ 0.103's replacement for gateway4/6.
             if route.is_default() {
@@ -170,7 +176,10 @@ fn device(path: &str, id: &str, dev: &Node, kind: NicKind) -> IfaceConfig {
     c.members = strings(dev.get("interfaces"));
     if kind == NicKind::Vlan {
         c.vlan_parent = dev.get("link").and_then(Node::str).map(str::to_string);
-        c.vlan_id = dev.get("id").and_then(Node::str).and_then(|i| i.parse().ok());
+        c.vlan_id = dev
+            .get("id")
+            .and_then(Node::str)
+            .and_then(|i| i.parse().ok());
     }
 
     let dhcp4 = dev.get("dhcp4").and_then(Node::bool);

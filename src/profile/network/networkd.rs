@@ -97,7 +97,7 @@ fn last<'s>(sections: &'s [Section], name: &str, key: &str) -> Option<&'s str> {
         .filter(|v| !v.is_empty())
 }
 
-fn words<'s>(values: Vec<&'s str>) -> Vec<String> {
+fn words(values: Vec<&str>) -> Vec<String> {
     values
         .into_iter()
         .flat_map(str::split_whitespace)
@@ -155,7 +155,11 @@ fn network(path: &str, file: &str, sections: &[Section]) -> IfaceConfig {
     let dev = c.interface.clone();
     for s in sections.iter().filter(|s| s.name == "Route") {
         let dest = s.get("Destination").unwrap_or("default");
-        let dest = if dest == "0.0.0.0/0" || dest == "::/0" { "default" } else { dest };
+        let dest = if dest == "0.0.0.0/0" || dest == "::/0" {
+            "default"
+        } else {
+            dest
+        };
         let metric = s.get("Metric").and_then(|m| m.parse().ok());
         if let Some(r) = addr::route(dest, None, s.get("Gateway"), dev.as_deref(), metric, path) {
             if r.is_default() {
@@ -182,7 +186,9 @@ fn network(path: &str, file: &str, sections: &[Section]) -> IfaceConfig {
         .map(str::to_string);
     c.members = words(all(sections, "Network", "VLAN"));
 
-    let dhcp = last(sections, "Network", "DHCP").unwrap_or("no").to_ascii_lowercase();
+    let dhcp = last(sections, "Network", "DHCP")
+        .unwrap_or("no")
+        .to_ascii_lowercase();
     c.method_raw.push(format!("DHCP={dhcp}"));
     let dhcp_both = boolean(&dhcp) == Some(true) || dhcp == "both";
     let ra = last(sections, "Network", "IPv6AcceptRA").and_then(boolean);

@@ -39,7 +39,10 @@ fn get<'s>(s: Option<&'s Section>, k: &str) -> Option<&'s str> {
 }
 
 fn section<'s>(sections: &'s [Section], names: &[&str]) -> Option<&'s Section> {
-    sections.iter().rev().find(|s| names.contains(&s.name.as_str()))
+    sections
+        .iter()
+        .rev()
+        .find(|s| names.contains(&s.name.as_str()))
 }
 
 pub fn parse(path: &str, text: &str) -> IfaceConfig {
@@ -66,7 +69,16 @@ pub fn parse(path: &str, text: &str) -> IfaceConfig {
     c.master = get(conn, "controller")
         .or(get(conn, "master"))
         .map(str::to_string);
-    let hw = section(&sections, &["ethernet", "802-3-ethernet", "wifi", "802-11-wireless", "infiniband"]);
+    let hw = section(
+        &sections,
+        &[
+            "ethernet",
+            "802-3-ethernet",
+            "wifi",
+            "802-11-wireless",
+            "infiniband",
+        ],
+    );
     c.mac = get(hw, "mac-address").and_then(addr::parse_mac);
     c.mtu = get(hw, "mtu").and_then(|m| m.parse().ok());
     if c.interface.is_none() {
@@ -160,12 +172,20 @@ fn ip_section(c: &mut IfaceConfig, s: &Section, family: IpFamily) {
             let metric = parts.get(2).and_then(|m| m.parse().ok());
             let gw = parts.get(1).copied().filter(|g| !g.is_empty());
             let dev = c.interface.clone();
-            c.routes
-                .extend(addr::route(parts[0], None, gw, dev.as_deref(), metric, &c.path));
+            c.routes.extend(addr::route(
+                parts[0],
+                None,
+                gw,
+                dev.as_deref(),
+                metric,
+                &c.path,
+            ));
         }
     }
     let gateway = s.get("gateway").and_then(parse_ip).or(gateway);
-    let gateway = gateway.filter(|g| addr::family(g) == family).map(|g| g.to_string());
+    let gateway = gateway
+        .filter(|g| addr::family(g) == family)
+        .map(|g| g.to_string());
     match family {
         IpFamily::Ipv4 => c.gateway4 = gateway,
         IpFamily::Ipv6 => c.gateway6 = gateway,

@@ -46,7 +46,8 @@ pub fn collect(live: &LiveSources, notes: &mut Vec<String>) -> LiveNet {
     };
     let v4_routes = parse_route(&route);
     let mut addresses: BTreeMap<String, Vec<IpAddress>> = BTreeMap::new();
-    for (ip, iface, len) in attribute_v4(&parse_fib_trie(fib.as_deref().unwrap_or("")), &v4_routes) {
+    for (ip, iface, len) in attribute_v4(&parse_fib_trie(fib.as_deref().unwrap_or("")), &v4_routes)
+    {
         addresses
             .entry(iface)
             .or_default()

@@ -34,7 +34,10 @@ pub fn collect(live: &LiveSources, notes: &mut Vec<String>) -> Option<Vec<Link>>
     let mut links = Vec::new();
     for entry in entries.flatten() {
         if links.len() >= MAX_DIR_ENTRIES {
-            notes.push(format!("{}: more than {MAX_DIR_ENTRIES} links", dir.display()));
+            notes.push(format!(
+                "{}: more than {MAX_DIR_ENTRIES} links",
+                dir.display()
+            ));
             break;
         }
         let path = entry.path();
@@ -79,7 +82,7 @@ fn link(dir: &Path, name: String) -> Link {
                 .find_map(|l| l.strip_prefix("DEVTYPE=").map(str::to_string))
         })
         .unwrap_or_default();
-    let has = |f: &str| dir.join(f).exists();
+    let has = |f: &str| dir.join(f).symlink_metadata().is_ok();
     let kind = match (arp_type, devtype.as_str()) {
         (Some(772), _) => NicKind::Loopback,
         (_, "bond") => NicKind::Bond,
