@@ -211,6 +211,11 @@ pub struct ScanArgs {
     /// A /sys-like tree of the scanned system (disks, NICs); as --proc
     #[arg(long = "sys", value_name = "DIR")]
     pub sys_dir: Option<PathBuf>,
+    /// Put users' and groups' password hashes (the shadow fields) into the report's profile;
+    /// without it only whether a password is set, locked or empty is recorded. Hashes are
+    /// never printed in the summary or logs
+    #[arg(long)]
+    pub include_password_hashes: bool,
     /// Single-instance lock file [default: /run/lock/livescan.lock or a fallback]
     #[arg(long, value_name = "FILE")]
     pub lock_file: Option<PathBuf>,

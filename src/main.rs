@@ -113,6 +113,9 @@ pub fn scan_phase(args: &ScanArgs, cfg: &config::Config) -> Result<ScanRun, Exit
         mountinfo: args.mountinfo.clone(),
         proc_dir: args.proc_dir.clone(),
         sys_dir: args.sys_dir.clone(),
+        profile: livescan::profile::ProfileOptions {
+            include_password_hashes: args.include_password_hashes,
+        },
     };
     let result = match scan::run(&opts) {
         Ok(r) => r,
@@ -218,6 +221,7 @@ fn run_scan(args: ScanArgs, cfg: config::Config) -> Exit {
         let text = summary::render(&SummaryInput {
             root: &root_text,
             distro: result.host.pretty_name(),
+            profile: Some(&result.profile),
             packages: &packages,
             files: &c.files,
             totals: &c.totals,

@@ -24,6 +24,8 @@ pub struct ScanOptions {
     /// root `/` the running host's are used when these are not given.
     pub proc_dir: Option<PathBuf>,
     pub sys_dir: Option<PathBuf>,
+    /// What goes into the install profile (`--include-password-hashes`).
+    pub profile: profile::ProfileOptions,
 }
 
 pub struct ScanResult {
@@ -125,7 +127,7 @@ pub fn run(opts: &ScanOptions) -> Result<ScanResult, ScanError> {
     let live = LiveSources::for_root(&root, opts.proc_dir.clone(), opts.sys_dir.clone());
     Ok(ScanResult {
         host: HostInfo::collect(&root),
-        profile: profile::collect(&root, &live),
+        profile: profile::collect(&root, &live, &databases, &opts.profile),
         root,
         accounts,
         mounts: plan,

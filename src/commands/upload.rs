@@ -150,12 +150,8 @@ fn live(
         .clone()
         .or_else(|| host.hostname.clone())
         .unwrap_or_else(|| "unknown-host".into());
-    let os = |k: &str| host.os_release.get(k).cloned().unwrap_or_default();
-    let dist = Distribution {
-        name: os("NAME"),
-        version: os("VERSION_ID"),
-        arch: host.arch.clone(),
-    };
+    // The scanned root's distribution (not the agent's build architecture).
+    let dist: Distribution = result.profile.distribution.to_uforge();
     let inst = match target.instance(&name, host.machine_id.as_deref(), &dist, true) {
         Ok(i) => i,
         Err(e) => return fail(e),

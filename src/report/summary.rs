@@ -7,6 +7,7 @@ use std::fmt::Write as _;
 
 use crate::classify::{Change, Classified, Totals};
 use crate::path_bytes::display;
+use crate::profile::Profile;
 use crate::walk::mounts::SkippedMount;
 use crate::walk::{FileKind, WalkError};
 
@@ -18,6 +19,8 @@ const GROUP_DEPTH: usize = 3;
 pub struct SummaryInput<'a> {
     pub root: &'a str,
     pub distro: Option<&'a str>,
+    /// The install profile; summarised in two lines (no secrets: counts and names only).
+    pub profile: Option<&'a Profile>,
     pub packages: &'a [(String, usize)],
     pub files: &'a [Classified],
     pub totals: &'a Totals,
@@ -84,6 +87,9 @@ pub fn render(s: &SummaryInput) -> String {
         s.distro.map(|d| format!(" ({d})")).unwrap_or_default(),
         s.seconds
     );
+    if let Some(p) = s.profile {
+        render_profile(&mut out, p);
+    }
     let pk: Vec<String> = s
         .packages
         .iter()
@@ -225,6 +231,71 @@ pub fn render(s: &SummaryInput) -> String {
     }
     let _ = writeln!(out, "  report     {}", s.report_to);
     out
+}
+
+/// Two lines: the system (distribution, kernel, CPUs, memory, timezone, keyboard, SELinux,
+/// firewall), then its accounts and services. Unknown facts are left out, not guessed.
+fn render_profile(out: &mut String, p: &Profile) {
+    let d = &p.distribution;
+    let mut system = vec![[d.name.as_deref(), d.version.as_deref(), d.arch.as_deref()]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(" ")];
+    if let Some(k) = &p.kernel.running_release {
+        system.push(format!("kernel {k}"));
+    } else if !p.kernel.installed.is_empty() {
+        system.push(format!("{} kernels installed", p.kernel.installed.len()));
+    }
+    if let Some(c) = p.hardware.cpus {
+        system.push(format!("{c} CPUs"));
+    }
+    if let Some(m) = p.hardware.memory_bytes {
+        system.push(format!("{} RAM", human_bytes(m)));
+    }
+    if let Some(tz) = &p.timezone.name {
+        system.push(format!("timezone {tz}"));
+    }
+    if let Some(k) = &p.keyboard.keymap {
+        system.push(format!("keymap {k}"));
+    }
+    if let Some(m) = p.selinux.live_mode.as_ref().or(p.selinux.mode.as_ref()) {
+        system.push(format!("SELinux {m}"));
+    }
+    match p.firewall.enabled {
+        Some(true) => {
+            let on: Vec<&str> = p
+                .firewall
+                .firewalls
+                .iter()
+                .filter(|f| f.enabled)
+                .map(|f| f.name.as_str())
+                .collect();
+            system.push(format!("firewall {}", on.join("+")));
+        }
+        Some(false) => system.push("no firewall enabled".into()),
+        None => {}
+    }
+    let system: Vec<String> = system.into_iter().filter(|s| !s.is_empty()).collect();
+    if !system.is_empty() {
+        let _ = writeln!(out, "  system     {}", system.join(", "));
+    }
+    let regular = p.users.iter().filter(|u| !u.system_user).count();
+    let enabled = p.services.enabled().count();
+    let _ = writeln!(
+        out,
+        "  accounts   {} users ({} regular), {} groups; services: {} of {} enabled{}",
+        count(p.users.len() as u64),
+        count(regular as u64),
+        count(p.groups.len() as u64),
+        count(enabled as u64),
+        count(p.services.services.len() as u64),
+        p.services
+            .manager
+            .as_deref()
+            .map(|m| format!(" ({m})"))
+            .unwrap_or_default()
+    );
 }
 
 #[cfg(test)]

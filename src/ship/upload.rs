@@ -43,12 +43,23 @@ fn host_facts(report: &serde_json::Value) -> (String, Option<String>, Distributi
         .as_str()
         .unwrap_or("unknown-host")
         .to_string();
-    let dist = Distribution {
-        name: os["NAME"]
-            .as_str()
-            .map_or_else(|| s(&os["ID"]), str::to_string),
-        version: s(&os["VERSION_ID"]),
-        arch: s(&host["arch"]),
+    // The profile's distribution (UForge's names, the root's own architecture); exports
+    // made before the profile existed fall back to the raw os-release fields.
+    let pd = &report["profile"]["distribution"];
+    let dist = if pd["name"].is_string() {
+        Distribution {
+            name: s(&pd["name"]),
+            version: s(&pd["version"]),
+            arch: s(&pd["arch"]),
+        }
+    } else {
+        Distribution {
+            name: os["NAME"]
+                .as_str()
+                .map_or_else(|| s(&os["ID"]), str::to_string),
+            version: s(&os["VERSION_ID"]),
+            arch: s(&host["arch"]),
+        }
     };
     (
         hostname,
