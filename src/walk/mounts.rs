@@ -227,7 +227,7 @@ fn text(field: &[u8]) -> String {
 /// `\012` and `\134` (newer kernels also `#` as `\043`). Since a literal backslash is always
 /// escaped, every `\` followed by three octal digits is an escape; anything else (`\9`,
 /// `\777`, a trailing `\`) is kept as it is rather than rejected.
-fn unescape(s: &[u8]) -> Vec<u8> {
+pub(crate) fn unescape(s: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(s.len());
     let mut i = 0;
     while i < s.len() {
