@@ -28,6 +28,7 @@ command -v setfacl >/dev/null || need+=(acl)                 # tests/export_roun
 command -v curl >/dev/null || need+=(curl)                   # tests/upload_e2e.rs: a stock client on the plain upload
 command -v openssl >/dev/null || need+=(openssl)             # tests/upload_tls.rs: a test CA and leaf
 [ -x /usr/sbin/nginx ] || need+=(nginx)                        # tests/upload_tls.rs: TLS in front of the receiver
+command -v systemctl >/dev/null || need+=(systemd)            # tests/profile_roots.rs: systemctl --root enables units, lists them as oracle
 # dpkg, dpkg-deb, dpkg-divert, dpkg-statoverride, dpkg-query (package dpkg) and md5sum
 # (coreutils) are Essential on Debian; the tests that use them skip with a message elsewhere.
 

@@ -137,7 +137,7 @@ fn configured_parameters(root: &RootFs) -> Option<(&'static str, Vec<String>)> {
 fn installed(root: &RootFs, running: Option<&str>) -> Vec<InstalledKernel> {
     let mut by_release: BTreeMap<String, InstalledKernel> = BTreeMap::new();
     let mut seen_dirs = Vec::new();
-    for modules_dir in ["/lib/modules", "/usr/lib/modules"] {
+    for modules_dir in ["/usr/lib/modules", "/lib/modules"] {
         let resolved = read::resolve(root, modules_dir);
         if seen_dirs.contains(&resolved) {
             continue; // merged /usr: the same directory twice
