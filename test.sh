@@ -29,6 +29,7 @@ command -v curl >/dev/null || need+=(curl)                   # tests/upload_e2e.
 command -v openssl >/dev/null || need+=(openssl)             # tests/upload_tls.rs: a test CA and leaf
 command -v ip >/dev/null || need+=(iproute2)                # tests/network_profile.rs: ip -j addr/route as oracle
 [ -x /usr/sbin/nginx ] || need+=(nginx)                        # tests/upload_tls.rs: TLS in front of the receiver
+command -v systemctl >/dev/null || need+=(systemd)            # tests/profile_roots.rs: systemctl --root enables units, lists them as oracle
 # dpkg, dpkg-deb, dpkg-divert, dpkg-statoverride, dpkg-query (package dpkg) and md5sum
 # (coreutils) are Essential on Debian; the tests that use them skip with a message elsewhere.
 

@@ -137,7 +137,7 @@ fn configured_parameters(root: &RootFs) -> Option<(&'static str, Vec<String>)> {
 fn installed(root: &RootFs, running: Option<&str>) -> Vec<InstalledKernel> {
     let mut by_release: BTreeMap<String, InstalledKernel> = BTreeMap::new();
     let mut seen_dirs = Vec::new();
-    for modules_dir in ["/lib/modules", "/usr/lib/modules"] {
+    for modules_dir in ["/usr/lib/modules", "/lib/modules"] {
         let resolved = read::resolve(root, modules_dir);
         if seen_dirs.contains(&resolved) {
             continue; // merged /usr: the same directory twice
@@ -251,6 +251,62 @@ fn packages(dbs: &[DbContents]) -> Vec<KernelPackage> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn kernel_packages_by_name() {
+        let pkg =
+            |name: &str, version: &str, release: Option<&str>, state: &str| crate::pkgdb::Package {
+                name: name.into(),
+                epoch: None,
+                version: version.into(),
+                release: release.map(str::to_string),
+                arch: "x86_64".into(),
+                state: state.into(),
+            };
+        let db = DbContents {
+            packages: vec![
+                pkg("kernel-core", "5.14.0", Some("362.8.1.el9_3"), "installed"),
+                pkg("kernel-tools", "5.14.0", Some("362.8.1.el9_3"), "installed"),
+                pkg(
+                    "linux-image-6.1.0-17-amd64",
+                    "6.1.69",
+                    Some("1"),
+                    "installed",
+                ),
+                pkg(
+                    "linux-image-6.1.0-13-amd64",
+                    "6.1.55",
+                    Some("1"),
+                    "config-files",
+                ),
+                pkg(
+                    "linux-image-6.1.0-17-amd64-dbg",
+                    "6.1.69",
+                    Some("1"),
+                    "installed",
+                ),
+                pkg("linux-lts", "6.6.14", None, "installed"),
+                pkg("linux-firmware", "20240115", None, "installed"),
+            ],
+            files: Vec::new(),
+            warnings: Vec::new(),
+        };
+        let names: Vec<(String, String)> = packages(&[db])
+            .into_iter()
+            .map(|p| (p.name, p.version))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                (
+                    "kernel-core".to_string(),
+                    "5.14.0-362.8.1.el9_3".to_string()
+                ),
+                ("linux-image-6.1.0-17-amd64".into(), "6.1.69-1".into()),
+                ("linux-lts".into(), "6.6.14".into()),
+            ]
+        );
+    }
 
     #[test]
     fn cmdline_quotes_and_spaces() {

@@ -57,7 +57,7 @@ pub struct ProfileOptions {
 }
 
 /// Collect the profile of `root`. Never fails: what cannot be read is recorded as unknown
-/// (and explained in the section's `notes`), so one odd file cannot lose the scan.
+/// (`null`), so one odd file cannot lose the scan.
 /// `databases` are the root's package databases, already read by the scan (kernel packages).
 pub fn collect(
     root: &RootFs,

@@ -302,6 +302,46 @@ fn render_profile(out: &mut String, p: &Profile) {
 mod tests {
     use super::*;
 
+    /// The profile lines: counts and names, never a password hash.
+    #[test]
+    fn profile_lines_hold_no_secrets() {
+        use crate::profile::users::{PasswordHash, User};
+        let mut p = Profile::default();
+        p.distribution.name = Some("Debian".into());
+        p.distribution.version = Some("12".into());
+        p.distribution.arch = Some("x86_64".into());
+        p.hardware.cpus = Some(4);
+        p.hardware.memory_bytes = Some(8 << 30);
+        p.selinux.mode = Some("disabled".into());
+        p.firewall.enabled = Some(false);
+        let user = |name: &str, uid: u32| User {
+            name: name.into(),
+            uid,
+            gid: uid,
+            primary_group: None,
+            secondary_groups: Vec::new(),
+            gecos: Vec::new(),
+            home: Vec::new(),
+            shell: Vec::new(),
+            system_user: uid < 1000,
+            password_set: true,
+            password_locked: false,
+            password_empty: false,
+            password_source: Some("/etc/shadow".into()),
+            password_hash: Some(PasswordHash("$6$topsecret$hash".into())),
+        };
+        p.users = vec![user("root", 0), user("alice", 1000)];
+        p.password_hashes_included = true;
+        let mut out = String::new();
+        render_profile(&mut out, &p);
+        assert_eq!(
+            out,
+            "  system     Debian 12 x86_64, 4 CPUs, 8.0 GiB RAM, SELinux disabled, no firewall enabled\n  \
+             accounts   2 users (1 regular), 0 groups; services: 0 of 0 enabled\n"
+        );
+        assert!(!out.contains("topsecret"));
+    }
+
     #[test]
     fn formats() {
         assert_eq!(count(1234567), "1,234,567");

@@ -239,3 +239,32 @@ pub fn upload_file(
     summary.seconds = started.elapsed().as_secs_f64();
     Ok(summary)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The scanned instance's distribution is the profile's (UForge's names, the root's
+    /// architecture), with the raw os-release as the fallback for older exports.
+    #[test]
+    fn host_facts_prefer_the_profile() {
+        let report = serde_json::json!({
+            "host": {"hostname": "db1", "machine_id": "abc", "arch": "x86_64",
+                     "os_release": {"NAME": "Oracle Linux Server", "VERSION_ID": "8.9"}},
+            "profile": {"distribution": {"name": "Oracle Linux", "version": "8.9", "arch": "aarch64"}}
+        });
+        let (host, id, d) = host_facts(&report);
+        assert_eq!((host.as_str(), id.as_deref()), ("db1", Some("abc")));
+        assert_eq!(
+            (d.name.as_str(), d.version.as_str(), d.arch.as_str()),
+            ("Oracle Linux", "8.9", "aarch64")
+        );
+        let mut old = report.clone();
+        old.as_object_mut().unwrap().remove("profile");
+        let (_, _, d) = host_facts(&old);
+        assert_eq!(
+            (d.name.as_str(), d.arch.as_str()),
+            ("Oracle Linux Server", "x86_64")
+        );
+    }
+}
