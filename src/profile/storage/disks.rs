@@ -193,7 +193,9 @@ fn disk(b: &SysBlock, dev: Option<&dyn BlockRead>, found: &mut Found, st: &mut S
     for p in d.partitions.iter_mut() {
         if let Some(s) = by_number.get(&p.number) {
             p.name = Some(s.name.clone());
-            if table.is_some() && (s.start != p.start || s.size != p.size) {
+            // The kernel shows an extended partition as its first 1 KiB (the EBR).
+            let extended = p.kind.as_deref() == Some("extended");
+            if table.is_some() && (s.start != p.start || (s.size != p.size && !extended)) {
                 st.notes.push(format!(
                     "{}: the kernel's partition {} ({} bytes at {}) differs from the table on disk ({} bytes at {}); the table was changed and not re-read",
                     b.name, p.number, s.size, s.start, p.size, p.start
