@@ -137,8 +137,11 @@ fn disk(b: &SysBlock, dev: Option<&dyn BlockRead>, found: &mut Found, st: &mut S
             d.table_id = Some(t.disk_guid.clone());
             for p in &t.partitions {
                 let start = p.first_lba.saturating_mul(t.sector_size);
-                let size =
-                    (p.last_lba.saturating_sub(p.first_lba) + 1).saturating_mul(t.sector_size);
+                let size = p
+                    .last_lba
+                    .saturating_sub(p.first_lba)
+                    .saturating_add(1)
+                    .saturating_mul(t.sector_size);
                 d.partitions.push(Partition {
                     number: p.number,
                     kind: Some("primary".into()),
