@@ -96,6 +96,7 @@ pub fn storage_disk(data: &[u8]) {
     use crate::profile::storage::{gpt, mbr, probe};
     let data = &Bytes(data);
     let _ = probe::probe(data);
+    let _ = crate::profile::storage::btrfs::subvolumes(data);
     for ss in [512, 4096] {
         if let Ok(Some(t)) = mbr::parse(data, ss) {
             for p in t.partitions.iter().take(16) {

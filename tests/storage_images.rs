@@ -1021,3 +1021,165 @@ fn partition_read_through_the_disk_equals_the_partition_alone() {
     // The whole disk is an MBR, not the ext4 at its first partition.
     assert!(mbr::parse(&disk, 512).unwrap().is_some());
 }
+
+struct Mounted(PathBuf);
+impl Drop for Mounted {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
+}
+
+/// `btrfs subvolume list` lines: `ID 256 gen 8 parent 5 top level 5 path @`.
+fn btrfs_list(mnt: &Path, flag: &str) -> Vec<(u64, u64, String)> {
+    let mut args = vec!["subvolume", "list", "-p"];
+    if !flag.is_empty() {
+        args.push(flag);
+    }
+    let m = mnt.display().to_string();
+    args.push(&m);
+    run("btrfs", &args)
+        .lines()
+        .map(|l| {
+            let w: Vec<&str> = l.split_whitespace().collect();
+            let path = l.split_once(" path ").unwrap().1.to_string();
+            (w[1].parse().unwrap(), w[5].parse().unwrap(), path)
+        })
+        .collect()
+}
+
+#[test]
+fn btrfs_subvolumes_from_the_trees_match_btrfs_subvolume_list() {
+    if !have(
+        "btrfs_subvolumes",
+        &["mkfs.btrfs", "btrfs", "mount", "umount"],
+    ) {
+        return;
+    }
+    if !nix::unistd::geteuid().is_root() {
+        eprintln!("SKIP btrfs_subvolumes: mounting needs root");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let img = tmp.path().join("b.img");
+    sparse(&img, 256 * MIB);
+    run(
+        "mkfs.btrfs",
+        &["-q", "-f", "-L", "sys", img.to_str().unwrap()],
+    );
+    let mnt = tmp.path().join("mnt");
+    fs::create_dir(&mnt).unwrap();
+    let st = Command::new("mount")
+        .args(["-o", "loop"])
+        .arg(&img)
+        .arg(&mnt)
+        .output()
+        .unwrap();
+    if !st.status.success() {
+        eprintln!(
+            "SKIP btrfs_subvolumes: mount denied: {}",
+            String::from_utf8_lossy(&st.stderr)
+        );
+        return;
+    }
+    let m = Mounted(mnt.clone());
+    let p = |s: &str| mnt.join(s).display().to_string();
+    run("btrfs", &["-q", "subvolume", "create", &p("@")]);
+    run("btrfs", &["-q", "subvolume", "create", &p("@home")]);
+    run("btrfs", &["-q", "subvolume", "create", &p("@home/user")]);
+    fs::create_dir(mnt.join("@/var")).unwrap();
+    run("btrfs", &["-q", "subvolume", "create", &p("@var-log")]);
+    run(
+        "btrfs",
+        &["-q", "subvolume", "snapshot", "-r", &p("@"), &p("@snap")],
+    );
+    // Many subvolumes: the root tree grows past one leaf.
+    fs::create_dir(mnt.join("many")).unwrap();
+    for i in 0..150 {
+        run(
+            "btrfs",
+            &["-q", "subvolume", "create", &p(&format!("@home/user/s{i}"))],
+        );
+    }
+    let default_id = btrfs_list(&mnt, "").iter().find(|s| s.2 == "@").unwrap().0;
+    run(
+        "btrfs",
+        &[
+            "-q",
+            "subvolume",
+            "set-default",
+            &default_id.to_string(),
+            &p(""),
+        ],
+    );
+    let want = btrfs_list(&mnt, "");
+    let read_only: Vec<u64> = btrfs_list(&mnt, "-r").iter().map(|s| s.0).collect();
+    let snapshots: Vec<u64> = btrfs_list(&mnt, "-s").iter().map(|s| s.0).collect();
+    drop(m); // unmounted: everything is on disk
+
+    let dev = Device::open(&img, None).unwrap();
+    let subs = storage::btrfs::subvolumes(&dev).unwrap();
+    let mut got: Vec<(u64, u64, String)> = subs
+        .list
+        .iter()
+        .map(|s| (s.id, s.parent, s.path.clone()))
+        .collect();
+    got.sort();
+    let mut want = want;
+    want.sort();
+    assert_eq!(got, want);
+    assert_eq!(got.len(), 155);
+    assert_eq!(subs.default_id, default_id);
+    let ro: Vec<u64> = subs
+        .list
+        .iter()
+        .filter(|s| s.read_only)
+        .map(|s| s.id)
+        .collect();
+    let snap: Vec<u64> = subs
+        .list
+        .iter()
+        .filter(|s| s.snapshot)
+        .map(|s| s.id)
+        .collect();
+    assert_eq!(ro, read_only);
+    assert_eq!(snap, snapshots);
+
+    // In the section: the mounted subvolume gets its mount point, the default is marked.
+    let t = tmp.path();
+    let block = t.join("sys/block");
+    sys_disk(&block, "sdc", "8:32", 256 * MIB, false, &[]);
+    let devdir = t.join("dev");
+    fs::create_dir_all(&devdir).unwrap();
+    std::os::unix::fs::symlink(&img, devdir.join("sdc")).unwrap();
+    fs::write(
+        t.join("mountinfo"),
+        format!(
+            "22 1 0:40 /{0} / rw,relatime - btrfs /dev/sdc rw,space_cache=v2,subvolid={1},subvol=/{0}\n\
+             23 22 0:40 /@home /home rw,relatime - btrfs /dev/sdc rw,space_cache=v2,subvolid=257,subvol=/@home\n",
+            "@", default_id
+        ),
+    )
+    .unwrap();
+    fs::create_dir_all(t.join("root/etc")).unwrap();
+    let inputs = Inputs {
+        sys_block: Some(block),
+        mountinfo: Some(t.join("mountinfo")),
+        dev_dir: Some(devdir),
+        ..Default::default()
+    };
+    let st = storage::collect_from(&RootFs::new(t.join("root")), &inputs);
+    assert_eq!(st.btrfs_subvolumes.len(), 155);
+    let by_path = |p: &str| st.btrfs_subvolumes.iter().find(|s| s.path == p).unwrap();
+    assert_eq!(by_path("@").mount_point.as_deref(), Some("/"));
+    assert!(by_path("@").default);
+    assert_eq!(by_path("@home").mount_point.as_deref(), Some("/home"));
+    assert_eq!(by_path("@home/user").mount_point, None);
+    assert_eq!(by_path("@snap").snapshot, Some(true));
+    let fs = st.disks[0].filesystem.as_ref().unwrap();
+    assert_eq!(
+        (fs.fstype.as_str(), fs.label.as_deref()),
+        ("btrfs", Some("sys"))
+    );
+    assert_eq!(fs.mount_point.as_deref(), Some("/"));
+    assert!(st.notes.is_empty(), "{:?}", st.notes);
+}

@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use super::btrfs;
 use super::gpt::{self, GptTable};
 use super::mbr::{self, MbrTable};
 use super::probe::{self, Content};
@@ -20,6 +21,8 @@ pub struct Found {
     pub by_dev: HashMap<String, String>,
     /// Partition kernel name → (PARTUUID, PARTLABEL).
     pub part_ids: HashMap<String, (Option<String>, Option<String>)>,
+    /// btrfs device (kernel name) → the subvolumes its trees list.
+    pub btrfs: BTreeMap<String, btrfs::Subvolumes>,
 }
 
 impl Found {
@@ -103,6 +106,14 @@ pub fn read(inputs: &Inputs, st: &mut Storage) -> Found {
 fn probe_into(name: &str, dev: &dyn BlockRead, found: &mut Found, st: &mut Storage) {
     match probe::probe(dev) {
         Ok(Some(c)) => {
+            if c.superblock().fstype == "btrfs" {
+                match btrfs::subvolumes(dev) {
+                    Ok(s) => {
+                        found.btrfs.insert(name.to_string(), s);
+                    }
+                    Err(e) => st.notes.push(format!("{name}: btrfs subvolumes: {e}")),
+                }
+            }
             found.contents.insert(name.to_string(), c);
         }
         Ok(None) => {}
