@@ -921,6 +921,83 @@ fn lvm_pv_label_and_metadata_match_lvs() {
             ("root", "vg--h6b-root", 11 * MIB)
         ]
     );
+    // Live: the PV on disk sdd, root active as dm-0 (an ext4 image stands in for its node),
+    // my-data inactive and named in fstab by its /dev/VG/LV path.
+    let block = t.join("sys/block");
+    sys_disk(&block, "sdd", "8:48", 64 * MIB, false, &[]);
+    sys_disk(&block, "dm-0", "253:0", 11 * MIB, false, &[]);
+    let dm = block.join("dm-0");
+    fs::create_dir_all(dm.join("dm")).unwrap();
+    fs::write(dm.join("dm/name"), "vg--h6b-root\n").unwrap();
+    let root_lv = vg.lvs.iter().find(|l| l.name == "root").unwrap();
+    fs::write(
+        dm.join("dm/uuid"),
+        format!(
+            "LVM-{}{}\n",
+            vg.uuid.replace('-', ""),
+            root_lv.uuid.replace('-', "")
+        ),
+    )
+    .unwrap();
+    std::os::unix::fs::symlink("../../sdd", dm.join("slaves/sdd")).unwrap();
+    let devdir = t.join("dev");
+    fs::create_dir_all(&devdir).unwrap();
+    std::os::unix::fs::symlink(&img, devdir.join("sdd")).unwrap();
+    let lv_img = t.join("lv.img");
+    sparse(&lv_img, 11 * MIB);
+    run(
+        "mkfs.ext4",
+        &["-q", "-F", "-L", "lvroot", lv_img.to_str().unwrap()],
+    );
+    std::os::unix::fs::symlink(&lv_img, devdir.join("dm-0")).unwrap();
+    fs::write(
+        t.join("mountinfo"),
+        "22 1 253:0 / / rw,relatime - ext4 /dev/mapper/vg--h6b-root rw\n",
+    )
+    .unwrap();
+    let live_root = t.join("live");
+    fs::create_dir_all(live_root.join("etc")).unwrap();
+    fs::write(
+        live_root.join("etc/fstab"),
+        "/dev/mapper/vg--h6b-root / ext4 defaults 0 1\n/dev/vg-h6b/my-data /data ext4 noatime 0 2\n",
+    )
+    .unwrap();
+    let inputs = Inputs {
+        sys_block: Some(block),
+        mountinfo: Some(t.join("mountinfo")),
+        dev_dir: Some(devdir),
+        ..Default::default()
+    };
+    let st = storage::collect_from(&RootFs::new(&live_root), &inputs);
+    assert!(!st.sources.lvm_backup, "metadata from the PV itself");
+    assert_eq!(st.disks.len(), 1, "dm-0 is not a disk");
+    let pvfs = st.disks[0].filesystem.as_ref().unwrap();
+    assert_eq!(pvfs.fstype, "LVM2_member");
+    assert_eq!(pvfs.member_of.as_deref(), Some("vg-h6b"));
+    assert_eq!(
+        st.logical_groups[0].physical_volumes[0].device.as_deref(),
+        Some("sdd")
+    );
+    let lv = |n: &str| st.logical_volumes.iter().find(|l| l.name == n).unwrap();
+    assert_eq!(lv("root").device.as_deref(), Some("dm-0"));
+    let f = lv("root").filesystem.as_ref().unwrap();
+    assert_eq!(
+        (f.fstype.as_str(), f.label.as_deref()),
+        ("ext4", Some("lvroot"))
+    );
+    assert_eq!(f.mount_point.as_deref(), Some("/"));
+    assert_eq!(lv("my-data").device, None);
+    let f = lv("my-data").filesystem.as_ref().unwrap();
+    assert_eq!(
+        (f.fstype.as_str(), f.identified_by.as_str()),
+        ("ext4", "fstab")
+    );
+    assert_eq!(f.mount_point.as_deref(), Some("/data"));
+    assert_eq!(
+        lv("root").physical_volumes,
+        [st.logical_groups[0].physical_volumes[0].uuid.clone()]
+    );
+    assert!(st.mounts[0].in_fstab && st.mounts[0].device.as_deref() == Some("dm-0"));
 }
 
 #[test]
@@ -1182,4 +1259,149 @@ fn btrfs_subvolumes_from_the_trees_match_btrfs_subvolume_list() {
     );
     assert_eq!(fs.mount_point.as_deref(), Some("/"));
     assert!(st.notes.is_empty(), "{:?}", st.notes);
+}
+
+#[test]
+fn real_sysfs_and_device_node_of_a_partitioned_loop_device() {
+    // The kernel's own /sys/block entry and /dev node for the MBR image attached with
+    // partition scanning: sizes, numbers and starts as the kernel reports them equal the
+    // table read through the device node (the extended partition shows as its 1 KiB EBR).
+    if !have("real_sysfs_loop", &["losetup", "sfdisk"]) {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let img = mbr_disk(tmp.path());
+    let Ok(out) = Command::new("losetup")
+        .args(["-f", "--show", "-P"])
+        .arg(&img)
+        .output()
+    else {
+        return;
+    };
+    if !out.status.success() {
+        eprintln!(
+            "SKIP real_sysfs_loop: losetup denied: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        return;
+    }
+    let lo = Loop(String::from_utf8_lossy(&out.stdout).trim().to_string());
+    let name = lo.0.trim_start_matches("/dev/").to_string();
+    let all = storage::sysfs::read_block_dir(Path::new("/sys/block")).unwrap();
+    let b = all.iter().find(|b| b.name == name).unwrap();
+    assert!(!b.is_disk(), "a loop device is not a disk of the host");
+    if b.partitions.is_empty() {
+        eprintln!("SKIP real_sysfs_loop: the kernel did not scan the loop device's partitions");
+        return;
+    }
+    assert_eq!(b.size, 200 * MIB);
+    assert_eq!(b.logical_block_size, 512);
+    let dev = Device::open(Path::new(&lo.0), Some(b.size)).unwrap();
+    let t = mbr::parse(&dev, 512).unwrap().unwrap();
+    let kernel: Vec<(u32, u64, u64)> = b
+        .partitions
+        .iter()
+        .map(|p| (p.number, p.start, p.size))
+        .collect();
+    let table: Vec<(u32, u64, u64)> = t
+        .partitions
+        .iter()
+        .map(|p| {
+            (
+                p.number,
+                p.start * 512,
+                if p.is_extended() {
+                    1024
+                } else {
+                    p.sectors * 512
+                },
+            )
+        })
+        .collect();
+    assert_eq!(kernel, table);
+    let names: Vec<String> = b.partitions.iter().map(|p| p.name.clone()).collect();
+    assert_eq!(names, [1, 2, 3, 5, 6].map(|n| format!("{name}p{n}")));
+    assert!(b.partitions.iter().all(|p| p.dev.contains(':')));
+}
+
+#[test]
+fn md_arrays_from_sysfs_and_without_live_facts_from_mdadm_conf() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    let block = t.join("sys/block");
+    for (d, dev) in [("sda", "8:0"), ("sdb", "8:16")] {
+        sys_disk(
+            &block,
+            d,
+            dev,
+            8 << 30,
+            false,
+            &[(format!("{d}1"), 1, MIB, (8 << 30) - MIB)],
+        );
+    }
+    sys_disk(&block, "md127", "9:127", (8 << 30) - 2 * MIB, false, &[]);
+    let md = block.join("md127");
+    fs::create_dir_all(md.join("md")).unwrap();
+    for (f, v) in [
+        ("level", "raid1"),
+        ("raid_disks", "2"),
+        ("metadata_version", "1.2"),
+        ("array_state", "clean"),
+    ] {
+        fs::write(md.join("md").join(f), format!("{v}\n")).unwrap();
+    }
+    for s in ["sda1", "sdb1"] {
+        std::os::unix::fs::symlink(format!("../../sda/{s}"), md.join("slaves").join(s)).unwrap();
+    }
+    fs::write(
+        t.join("mountinfo"),
+        "22 1 9:127 / / rw,relatime - ext4 /dev/md127 rw\n",
+    )
+    .unwrap();
+    let root = t.join("root");
+    fs::create_dir_all(root.join("etc/mdadm")).unwrap();
+    fs::write(
+        root.join("etc/mdadm/mdadm.conf"),
+        "# mdadm.conf\nHOMEHOST <system>\nMAILADDR root\n\
+         ARRAY /dev/md/0  metadata=1.2 UUID=3aaa0122:29827cfa:5331ad66:ca767371\n   name=host:0\n",
+    )
+    .unwrap();
+    let inputs = Inputs {
+        sys_block: Some(block),
+        mountinfo: Some(t.join("mountinfo")),
+        ..Default::default()
+    };
+    let st = storage::collect_from(&RootFs::new(&root), &inputs);
+    let names: Vec<&str> = st.disks.iter().map(|d| d.name.as_str()).collect();
+    assert_eq!(names, ["sda", "sdb"], "md127 is an array, not a disk");
+    assert_eq!(st.md_arrays.len(), 1);
+    let a = &st.md_arrays[0];
+    assert_eq!(a.name, "md127");
+    assert_eq!(a.level.as_deref(), Some("raid1"));
+    assert_eq!(
+        (a.raid_disks, a.metadata.as_deref()),
+        (Some(2), Some("1.2"))
+    );
+    assert_eq!(a.members, ["sda1", "sdb1"]);
+    let f = a.filesystem.as_ref().unwrap();
+    assert_eq!(
+        (f.fstype.as_str(), f.mount_point.as_deref()),
+        ("ext4", Some("/"))
+    );
+    assert!(
+        !st.sources.mdadm_conf,
+        "live facts win over the configuration"
+    );
+
+    // No live facts: the array as mdadm.conf declares it (a continuation line included).
+    let st = storage::collect_from(&RootFs::new(&root), &Inputs::default());
+    assert!(st.sources.mdadm_conf && st.disks.is_empty());
+    assert_eq!(st.md_arrays.len(), 1);
+    let a = &st.md_arrays[0];
+    assert_eq!(a.name, "/dev/md/0");
+    assert_eq!(
+        a.uuid.as_deref(),
+        Some("3aaa0122:29827cfa:5331ad66:ca767371")
+    );
+    assert_eq!(a.array_name.as_deref(), Some("host:0"));
 }
