@@ -30,6 +30,13 @@ command -v openssl >/dev/null || need+=(openssl)             # tests/upload_tls.
 command -v ip >/dev/null || need+=(iproute2)                # tests/network_profile.rs: ip -j addr/route as oracle
 [ -x /usr/sbin/nginx ] || need+=(nginx)                        # tests/upload_tls.rs: TLS in front of the receiver
 command -v systemctl >/dev/null || need+=(systemd)            # tests/profile_roots.rs: systemctl --root enables units, lists them as oracle
+[ -x /usr/sbin/sfdisk ] || need+=(fdisk)                       # tests/storage_images.rs: MBR/GPT on image files, sfdisk -J as oracle
+[ -x /usr/sbin/mkfs.xfs ] || need+=(xfsprogs)                  # tests/storage_images.rs: xfs superblocks
+[ -x /usr/sbin/mkfs.btrfs ] || need+=(btrfs-progs)              # btrfs superblocks
+[ -x /usr/sbin/mkfs.vfat ] || need+=(dosfstools)               # FAT12/16/32 boot sectors
+[ -x /usr/sbin/mdadm ] || need+=(mdadm)                        # md superblocks (where the kernel has md)
+[ -x /usr/sbin/pvcreate ] || need+=(lvm2)                      # PV labels and metadata, lvs/pvs as oracle
+[ -x /usr/sbin/blkid ] || need+=(util-linux)                   # blkid/lsblk/findmnt: the storage oracle
 # dpkg, dpkg-deb, dpkg-divert, dpkg-statoverride, dpkg-query (package dpkg) and md5sum
 # (coreutils) are Essential on Debian; the tests that use them skip with a message elsewhere.
 

@@ -8,7 +8,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 corpus=$here/corpus
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-mkdir -p "$corpus"/{rpm_header,rpm_bdb,rpm_ndb,dpkg_status,apk_installed,pacman_mtree,pacman_desc,caps}
+mkdir -p "$corpus"/{rpm_header,rpm_bdb,rpm_ndb,dpkg_status,apk_installed,pacman_mtree,pacman_desc,caps,storage_disk,storage_text}
 
 # --- rpm: a tiny package with a config file, a symlink, a ghost and caps -------------------
 mkdir -p "$work/top/SPECS" "$work/root"
@@ -83,6 +83,55 @@ printf 'C:Q1zwvKMnYs1b6ZdPTBJ0Z7D5P3jyA=\nP:seed\nV:1.0-r1\nA:x86_64\nD:so:libc.
 # --- pacman desc/files: hand-written in pacman's section format --------------------------------
 printf '%%NAME%%\nseed\n\n%%VERSION%%\n1:2.0-3\n\n%%ARCH%%\nany\n\n%%FILES%%\netc/\netc/seed.conf\n\n%%BACKUP%%\netc/seed.conf\t0f343b0931126a20f133d67c2b018a3b\n\n' \
   > "$corpus/pacman_desc/seed"
+
+# --- storage: tiny partition tables by sfdisk, the heads of images made by mkfs/mkswap/LVM ----
+# Needs fdisk e2fsprogs xfsprogs btrfs-progs dosfstools lvm2 (and a loop device for LVM).
+sd=$corpus/storage_disk
+truncate -s 40K "$work/mbr.img"
+printf 'label: dos\nlabel-id: 0x5eed0001\nstart=2, size=8, type=83, bootable\nstart=10, size=4, type=82\nstart=14, size=60, type=5\nstart=16, size=10, type=83\nstart=28, size=10, type=8e\n' \
+  | sfdisk -q "$work/mbr.img"
+cp "$work/mbr.img" "$sd/mbr-logicals"
+truncate -s 48K "$work/gpt.img"
+printf 'label: gpt\nfirst-lba: 6\ntable-length: 4\nstart=6, size=8, type=U, name="EFI"\nstart=14, size=8, type=L, name="root"\n' \
+  | sfdisk -q "$work/gpt.img"
+cp "$work/gpt.img" "$sd/gpt"
+# Filesystems: only the bytes up to the end of each superblock are kept.
+fs_seed() { # name, head bytes, image MiB, mkfs command…
+  local name=$1 head=$2 mib=$3; shift 3
+  rm -f "$work/fs.img"; truncate -s "${mib}M" "$work/fs.img"
+  "$@" "$work/fs.img" >/dev/null 2>&1
+  head -c "$head" "$work/fs.img" > "$sd/$name"
+}
+fs_seed ext4 2048 8 mkfs.ext4 -q -F -L seed
+fs_seed ext3 2048 8 mkfs.ext3 -q -F
+fs_seed xfs 512 320 mkfs.xfs -q -f -L seed
+fs_seed btrfs 69632 128 mkfs.btrfs -q -f -L seed
+fs_seed vfat32 512 64 mkfs.vfat -F 32 -n SEED
+fs_seed vfat16 512 16 mkfs.vfat -F 16
+fs_seed swap 4096 1 mkswap -L seed
+st=$corpus/storage_text
+# An LVM PV with two LVs (metadata only: activation off), and the backup LVM writes of it.
+truncate -s 16M "$work/pv.img"
+if lo=$(losetup -f --show "$work/pv.img" 2>/dev/null); then
+  mkdir -p "$work/lvm/backup"
+  printf 'devices { use_devicesfile = 0 obtain_device_list_from_udev = 0 }\nglobal { activation = 0 use_lvmlockd = 0 event_activation = 0 }\nactivation { udev_sync = 0 udev_rules = 0 monitoring = 0 }\nbackup { backup = 1 backup_dir = "%s" archive = 0 }\n' \
+    "$work/lvm/backup" > "$work/lvm/lvm.conf"
+  ( export LVM_SYSTEM_DIR=$work/lvm LVM_SUPPRESS_FD_WARNINGS=1
+    pvcreate -q -y --devices "$lo" "$lo" && vgcreate -q --devices "$lo" -s 1m seed "$lo" &&
+    lvcreate -q --devices "$lo" -an -Zn -L 4m -n root seed && lvcreate -q --devices "$lo" -an -Zn -L 2m -n my-data seed
+  ) >/dev/null 2>&1
+  losetup -d "$lo"
+  head -c 16384 "$work/pv.img" > "$sd/lvm-pv"
+  cp "$work/lvm/backup/seed" "$st/lvm-backup" && chmod 644 "$st/lvm-backup"
+else
+  echo "make-seeds: no loop device; LVM seeds left as they are" >&2
+fi
+printf '# /etc/fstab\nUUID=0a1b2c3d-0000-4000-8000-123456789abc / ext4 errors=remount-ro 0 1\nLABEL=BOOT /boot vfat umask=0077 0 1\nPARTUUID=5eed0001-05 /srv/my\\040data xfs noatime 0 2\n/dev/mapper/seed-root /mnt btrfs subvol=/@home,compress=zstd 0 0\n/swapfile none swap sw 0 0\nproc /proc proc defaults 0 0\n' \
+  > "$st/fstab"
+printf 'ARRAY /dev/md/0 metadata=1.2 UUID=3aaa0122:29827cfa:5331ad66:ca767371 name=host:0\n   devices=/dev/sda1,/dev/sdb1\nARRAY /dev/md1 level=raid1 num-devices=2 UUID=01234567:89abcdef:01234567:89abcdef\n' \
+  > "$st/mdadm.conf"
+printf '22 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw\n30 22 0:40 /@home /home rw,relatime shared:2 - btrfs /dev/sda2 rw,space_cache=v2,subvolid=257,subvol=/@home\n' \
+  > "$st/mountinfo"
 
 echo "seeds written to $corpus:"
 find "$corpus" -type f -printf '%s\t%P\n' | sort -k2

@@ -9,7 +9,7 @@ use crate::pkgdb::rpm::{bdb, header, ndb, package};
 pub type Target = fn(&[u8]);
 
 /// Every target, by the name of its corpus directory.
-pub const TARGETS: [(&str, Target); 8] = [
+pub const TARGETS: [(&str, Target); 10] = [
     ("rpm_header", rpm_header),
     ("rpm_bdb", rpm_bdb),
     ("rpm_ndb", rpm_ndb),
@@ -18,6 +18,8 @@ pub const TARGETS: [(&str, Target); 8] = [
     ("apk_installed", apk_installed),
     ("pacman_mtree", pacman_mtree),
     ("pacman_desc", pacman_desc),
+    ("storage_disk", storage_disk),
+    ("storage_text", storage_text),
 ];
 
 /// One header blob, then everything the scan reads from it.
@@ -85,4 +87,53 @@ pub fn pacman_desc(data: &[u8]) {
             let _ = crate::pkgdb::pacman::desc::split_version(&String::from_utf8_lossy(v));
         }
     }
+}
+
+/// A disk image: partition tables, then every superblock probe on the whole image and on
+/// each partition the tables name (through the same window the scan reads them with).
+pub fn storage_disk(data: &[u8]) {
+    use crate::profile::storage::reader::{Bytes, Window};
+    use crate::profile::storage::{gpt, mbr, probe};
+    let data = &Bytes(data);
+    let _ = probe::probe(data);
+    let _ = crate::profile::storage::btrfs::subvolumes(data);
+    for ss in [512, 4096] {
+        if let Ok(Some(t)) = mbr::parse(data, ss) {
+            for p in t.partitions.iter().take(16) {
+                let w = Window {
+                    inner: data,
+                    start: p.start.saturating_mul(ss),
+                    size: p.sectors.saturating_mul(ss),
+                };
+                let _ = probe::probe(&w);
+            }
+        }
+        if let Ok(Some(t)) = gpt::parse(data, ss) {
+            for p in t.partitions.iter().take(16) {
+                let w = Window {
+                    inner: data,
+                    start: p.first_lba.saturating_mul(t.sector_size),
+                    size: p
+                        .last_lba
+                        .saturating_sub(p.first_lba)
+                        .saturating_add(1)
+                        .saturating_mul(t.sector_size),
+                };
+                let _ = probe::probe(&w);
+            }
+        }
+    }
+}
+
+/// The text formats of the storage section: LVM metadata (on PVs and in /etc/lvm/backup),
+/// fstab, mdadm.conf, /proc/self/mountinfo.
+pub fn storage_text(data: &[u8]) {
+    use crate::profile::storage::{fstab, lvm, md};
+    let text = String::from_utf8_lossy(data);
+    let _ = lvm::vg_from_text(&text);
+    for e in fstab::parse(&text) {
+        let _ = (e.spec(), e.subvolume());
+    }
+    let _ = md::parse_conf(&text);
+    let _ = crate::walk::mounts::parse_mountinfo(data);
 }

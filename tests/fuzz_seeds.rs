@@ -99,3 +99,57 @@ fn pacman_seeds_parse() {
     let s = desc::parse_sections(&seed("pacman_desc", "seed")).unwrap();
     assert_eq!(s["NAME"], vec![b"seed".to_vec()]);
 }
+
+#[test]
+fn storage_disk_seeds_are_what_they_are_named() {
+    use livescan::profile::storage::reader::Bytes;
+    use livescan::profile::storage::{gpt, lvm, mbr, probe};
+    let m = mbr::parse(&Bytes(&seed("storage_disk", "mbr-logicals")), 512)
+        .unwrap()
+        .unwrap();
+    let numbers: Vec<u32> = m.partitions.iter().map(|p| p.number).collect();
+    assert_eq!(numbers, [1, 2, 3, 5, 6]);
+    let g = gpt::parse(&Bytes(&seed("storage_disk", "gpt")), 512)
+        .unwrap()
+        .unwrap();
+    let names: Vec<_> = g.partitions.iter().map(|p| p.name.as_deref()).collect();
+    assert_eq!(names, [Some("EFI"), Some("root")]);
+    for (file, fstype) in [
+        ("ext4", "ext4"),
+        ("ext3", "ext3"),
+        ("xfs", "xfs"),
+        ("btrfs", "btrfs"),
+        ("vfat32", "vfat"),
+        ("vfat16", "vfat"),
+        ("swap", "swap"),
+        ("lvm-pv", "LVM2_member"),
+    ] {
+        let c = probe::probe(&Bytes(&seed("storage_disk", file)))
+            .unwrap()
+            .unwrap_or_else(|| panic!("{file}: nothing found"));
+        assert_eq!(c.superblock().fstype, fstype, "{file}");
+        if let probe::Content::Lvm(_, pv) = c {
+            let vg = lvm::vg_from_text(pv.metadata.as_deref().unwrap()).unwrap();
+            assert_eq!((vg.name.as_str(), vg.lvs.len()), ("seed", 2));
+        }
+    }
+}
+
+#[test]
+fn storage_text_seeds_parse() {
+    use livescan::profile::storage::{fstab, lvm, md};
+    let text = |f: &str| String::from_utf8(seed("storage_text", f)).unwrap();
+    let vg = lvm::vg_from_text(&text("lvm-backup")).unwrap();
+    let lvs: Vec<&str> = vg.lvs.iter().map(|l| l.name.as_str()).collect();
+    assert_eq!((vg.name.as_str(), lvs), ("seed", vec!["root", "my-data"]));
+    let f = fstab::parse(&text("fstab"));
+    assert_eq!(f.len(), 6);
+    assert_eq!(f[2].mount_point, "/srv/my data");
+    assert_eq!(f[3].subvolume().as_deref(), Some("@home"));
+    let a = md::parse_conf(&text("mdadm.conf"));
+    assert_eq!(a.len(), 2);
+    assert_eq!(a[0].name.as_deref(), Some("host:0"));
+    assert_eq!(a[1].num_devices, Some(2));
+    let m = livescan::walk::mounts::parse_mountinfo(&seed("storage_text", "mountinfo")).unwrap();
+    assert_eq!(m.len(), 2);
+}

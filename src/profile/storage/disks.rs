@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use super::btrfs;
 use super::gpt::{self, GptTable};
 use super::mbr::{self, MbrTable};
 use super::probe::{self, Content};
@@ -20,6 +21,8 @@ pub struct Found {
     pub by_dev: HashMap<String, String>,
     /// Partition kernel name → (PARTUUID, PARTLABEL).
     pub part_ids: HashMap<String, (Option<String>, Option<String>)>,
+    /// btrfs device (kernel name) → the subvolumes its trees list.
+    pub btrfs: BTreeMap<String, btrfs::Subvolumes>,
 }
 
 impl Found {
@@ -103,6 +106,14 @@ pub fn read(inputs: &Inputs, st: &mut Storage) -> Found {
 fn probe_into(name: &str, dev: &dyn BlockRead, found: &mut Found, st: &mut Storage) {
     match probe::probe(dev) {
         Ok(Some(c)) => {
+            if c.superblock().fstype == "btrfs" {
+                match btrfs::subvolumes(dev) {
+                    Ok(s) => {
+                        found.btrfs.insert(name.to_string(), s);
+                    }
+                    Err(e) => st.notes.push(format!("{name}: btrfs subvolumes: {e}")),
+                }
+            }
             found.contents.insert(name.to_string(), c);
         }
         Ok(None) => {}
@@ -137,8 +148,11 @@ fn disk(b: &SysBlock, dev: Option<&dyn BlockRead>, found: &mut Found, st: &mut S
             d.table_id = Some(t.disk_guid.clone());
             for p in &t.partitions {
                 let start = p.first_lba.saturating_mul(t.sector_size);
-                let size =
-                    (p.last_lba.saturating_sub(p.first_lba) + 1).saturating_mul(t.sector_size);
+                let size = p
+                    .last_lba
+                    .saturating_sub(p.first_lba)
+                    .saturating_add(1)
+                    .saturating_mul(t.sector_size);
                 d.partitions.push(Partition {
                     number: p.number,
                     kind: Some("primary".into()),
@@ -193,7 +207,9 @@ fn disk(b: &SysBlock, dev: Option<&dyn BlockRead>, found: &mut Found, st: &mut S
     for p in d.partitions.iter_mut() {
         if let Some(s) = by_number.get(&p.number) {
             p.name = Some(s.name.clone());
-            if table.is_some() && (s.start != p.start || s.size != p.size) {
+            // The kernel shows an extended partition as its first 1 KiB (the EBR).
+            let extended = p.kind.as_deref() == Some("extended");
+            if table.is_some() && (s.start != p.start || (s.size != p.size && !extended)) {
                 st.notes.push(format!(
                     "{}: the kernel's partition {} ({} bytes at {}) differs from the table on disk ({} bytes at {}); the table was changed and not re-read",
                     b.name, p.number, s.size, s.start, p.size, p.start

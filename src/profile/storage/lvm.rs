@@ -117,9 +117,12 @@ fn read_metadata(dev: &dyn BlockRead, mda_off: u64, mda_size: u64) -> io::Result
     }
     let size = size as usize;
     let first = size.min((mda_size - rel) as usize);
-    let mut text = dev.read_exact_at(mda_off + rel, first)?;
+    let (Some(at), Some(wrap)) = (mda_off.checked_add(rel), mda_off.checked_add(512)) else {
+        return Ok(None);
+    };
+    let mut text = dev.read_exact_at(at, first)?;
     if first < size {
-        text.extend(dev.read_exact_at(mda_off + 512, size - first)?);
+        text.extend(dev.read_exact_at(wrap, size - first)?);
     }
     let end = text.iter().position(|&b| b == 0).unwrap_or(text.len());
     text.truncate(end);

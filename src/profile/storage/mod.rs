@@ -205,7 +205,13 @@ pub struct BtrfsSubvolume {
     /// Path inside the filesystem, without a leading `/` (`@home`).
     pub path: String,
     pub id: Option<u64>,
+    /// The subvolume it sits in (5: the top level).
+    pub parent_id: Option<u64>,
     pub mount_point: Option<String>,
+    /// What is mounted when no `subvol=` is given (`btrfs subvolume set-default`).
+    pub default: bool,
+    pub read_only: Option<bool>,
+    pub snapshot: Option<bool>,
 }
 
 #[derive(Debug, Clone, Serialize, Default)]

@@ -59,7 +59,7 @@ pub fn join(root: &RootFs, inputs: &Inputs, found: &Found, st: &mut Storage) {
         }
     }
     let swaps = swap_areas(inputs, &fstab, &names, st);
-    let subvols = subvolumes(&mounts, found, &fstab);
+    let subvols = subvolumes(&mounts, found);
     fill_filesystems(st, &mounts, found);
     st.mounts = mounts;
     st.swap = swaps;
@@ -455,29 +455,67 @@ fn swap_areas(
     out
 }
 
-fn subvolumes(mounts: &[Mount], found: &Found, fstab: &[FstabEntry]) -> Vec<BtrfsSubvolume> {
-    let mut out = Vec::new();
+/// Subvolumes from the trees on disk (every one, mounted or not), then those only the mount
+/// table or fstab know (devices not read).
+fn subvolumes(mounts: &[Mount], found: &Found) -> Vec<BtrfsSubvolume> {
+    let mut out: Vec<BtrfsSubvolume> = Vec::new();
     let mut seen = HashSet::new();
+    let fs_uuid = |dev: &str| {
+        found
+            .contents
+            .get(dev)
+            .and_then(|c| c.superblock().uuid.clone())
+    };
+    for (dev, subs) in &found.btrfs {
+        let uuid = fs_uuid(dev);
+        // One list per filesystem, whichever of its devices was read first.
+        if !seen.insert(uuid.clone().unwrap_or_else(|| dev.clone())) {
+            continue;
+        }
+        let fs_devices: Vec<&String> = found.btrfs.keys().filter(|d| fs_uuid(d) == uuid).collect();
+        for s in &subs.list {
+            let mount_point = mounts
+                .iter()
+                .filter(|m| m.fstype == "btrfs" && m.subvolume.as_deref() == Some(s.path.as_str()))
+                .filter(|m| m.device.as_ref().is_some_and(|d| fs_devices.contains(&d)))
+                .min_by_key(|m| (!m.mounted, m.mount_point.len()))
+                .map(|m| m.mount_point.clone());
+            out.push(BtrfsSubvolume {
+                filesystem_uuid: uuid.clone(),
+                device: Some(dev.clone()),
+                path: s.path.clone(),
+                id: Some(s.id),
+                parent_id: Some(s.parent),
+                mount_point,
+                default: s.id == subs.default_id,
+                read_only: Some(s.read_only),
+                snapshot: Some(s.snapshot),
+            });
+        }
+    }
     for m in mounts.iter().filter(|m| m.fstype == "btrfs") {
         let Some(path) = &m.subvolume else {
             continue;
         };
-        let uuid = m
-            .device
-            .as_ref()
-            .and_then(|d| found.contents.get(d))
-            .and_then(|c| c.superblock().uuid.clone())
-            .or_else(|| match m.fstab_spec.as_deref().map(fstab_spec) {
+        let uuid = m.device.as_deref().and_then(fs_uuid).or_else(|| {
+            match m.fstab_spec.as_deref().map(fstab_spec) {
                 Some(Spec::Uuid(u)) => Some(u),
                 _ => None,
-            });
-        let key = (uuid.clone().or(m.device.clone()), path.clone());
-        if !seen.insert(key) {
+            }
+        });
+        let known = out.iter().any(|s| {
+            &s.path == path
+                && (s.filesystem_uuid.is_some() && s.filesystem_uuid == uuid
+                    || s.device.is_some() && s.device == m.device)
+        });
+        if known {
             continue;
         }
         let opts = [m.options.as_str(), m.fstab_options.as_deref().unwrap_or("")];
+        let super_opts = m.super_options.as_deref().unwrap_or("");
         let id = opts
             .iter()
+            .chain([&super_opts])
             .find_map(|o| fstab::option_value(o, "subvolid"))
             .and_then(|v| v.parse().ok());
         out.push(BtrfsSubvolume {
@@ -486,8 +524,8 @@ fn subvolumes(mounts: &[Mount], found: &Found, fstab: &[FstabEntry]) -> Vec<Btrf
             path: path.clone(),
             id,
             mount_point: Some(m.mount_point.clone()),
+            ..Default::default()
         });
     }
-    let _ = fstab;
     out
 }

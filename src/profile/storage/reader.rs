@@ -35,9 +35,12 @@ pub trait BlockRead {
     }
 }
 
-impl BlockRead for [u8] {
+/// Bytes in memory as a device (fuzzing, seeds).
+pub struct Bytes<'a>(pub &'a [u8]);
+
+impl BlockRead for Bytes<'_> {
     fn size(&self) -> u64 {
-        self.len() as u64
+        self.0.len() as u64
     }
 
     fn read_at(&self, offset: u64, len: usize) -> io::Result<Vec<u8>> {
@@ -45,11 +48,11 @@ impl BlockRead for [u8] {
         let Ok(start) = usize::try_from(offset) else {
             return Ok(Vec::new());
         };
-        if start >= self.len() {
+        if start >= self.0.len() {
             return Ok(Vec::new());
         }
-        let end = start.saturating_add(len).min(self.len());
-        Ok(self[start..end].to_vec())
+        let end = start.saturating_add(len).min(self.0.len());
+        Ok(self.0[start..end].to_vec())
     }
 }
 
