@@ -18,7 +18,7 @@ const MAX_MATCHES: usize = 512;
 
 /// One logical stanza of one file.
 #[derive(Debug)]
-enum Item {
+pub(super) enum Item {
     /// `auto`, `allow-auto`, `allow-hotplug`, `allow-*`: interfaces brought up.
     Auto(Vec<String>),
     Iface {
@@ -147,7 +147,7 @@ fn expand(reader: &mut Reader, pattern: &str) -> Vec<String> {
 }
 
 /// Logical lines (comments dropped, `\` continuations joined) into stanzas.
-fn parse(text: &str) -> Vec<Item> {
+pub(super) fn parse(text: &str) -> Vec<Item> {
     let mut items = Vec::new();
     let mut logical = Vec::new();
     let mut pending = String::new();
@@ -203,7 +203,7 @@ fn parse(text: &str) -> Vec<Item> {
     items
 }
 
-fn stanza_config(path: &str, item: Item) -> IfaceConfig {
+pub(super) fn stanza_config(path: &str, item: Item) -> IfaceConfig {
     let mut c = IfaceConfig::new(path, ConfigFormat::Interfaces);
     let Item::Iface {
         name,

@@ -105,7 +105,7 @@ fn words(values: Vec<&str>) -> Vec<String> {
         .collect()
 }
 
-fn network(path: &str, file: &str, sections: &[Section]) -> IfaceConfig {
+pub(super) fn network(path: &str, file: &str, sections: &[Section]) -> IfaceConfig {
     let mut c = IfaceConfig::new(path, ConfigFormat::Networkd);
     c.id = Some(file.to_string());
     let rule = MatchRule {
@@ -215,7 +215,7 @@ fn network(path: &str, file: &str, sections: &[Section]) -> IfaceConfig {
     c
 }
 
-fn netdev(path: &str, sections: &[Section]) -> Option<IfaceConfig> {
+pub(super) fn netdev(path: &str, sections: &[Section]) -> Option<IfaceConfig> {
     let name = last(sections, "NetDev", "Name")?;
     let mut c = IfaceConfig::new(path, ConfigFormat::Networkd);
     c.interface = Some(name.to_string());
