@@ -213,8 +213,7 @@ fn build(mut b: Builder, live: bool, inputs: &Inputs, masters: &BTreeMap<String,
     let live_addresses = inputs
         .live_addresses
         .as_ref()
-        .and_then(|m| m.get(&name).cloned())
-        .unwrap_or_default();
+        .map(|m| m.get(&name).cloned().unwrap_or_default());
     let kind = link
         .as_ref()
         .map(|l| l.kind)
