@@ -826,7 +826,8 @@ fn live_tree_links_addresses_routes_and_order() {
              bond0\t00000000\t0100000A\t0003\t0\t0\t100\t00000000\t0\t0\t0\n\
              bond0\t0000000A\t00000000\t0001\t0\t0\t0\t00FFFFFF\t0\t0\t0\n\
              docker0\t000011AC\t00000000\t0001\t0\t0\t0\t0000FFFF\t0\t0\t0\n\
-             wlp3s0\t0000A8C0\t00000000\t0001\t0\t0\t600\t00FFFFFF\t0\t0\t0\n",
+             wlp3s0\t0000A8C0\t00000000\t0001\t0\t0\t600\t00FFFFFF\t0\t0\t0\n\
+             wlp3s0\t00000000\t0100A8C0\t0003\t0\t0\t600\t00000000\t0\t0\t0\n",
         )
         .write(
             "/net/fib_trie",
@@ -869,16 +870,16 @@ fn live_tree_links_addresses_routes_and_order() {
         names(&net),
         [
             "bond0",
+            "wlp3s0",
             "eth1",
             "eth2",
-            "wlp3s0",
             "ens5",
             "docker0",
             "veth1a2b3c",
             "tun0",
             "lo"
         ],
-        "default route first, then hardware by ifindex, bonds, bridges, virtual, loopback"
+        "default routes first (lowest metric first), then hardware by ifindex, bonds, bridges, virtual, loopback"
     );
     let orders: Vec<u32> = net.nics.iter().map(|n| n.order).collect();
     assert_eq!(orders, (0..9).collect::<Vec<u32>>());
@@ -891,9 +892,9 @@ fn live_tree_links_addresses_routes_and_order() {
         kinds,
         [
             ("bond0", NicKind::Bond, Some(false)),
+            ("wlp3s0", NicKind::Wireless, Some(true)),
             ("eth1", NicKind::Ethernet, Some(true)),
             ("eth2", NicKind::Ethernet, Some(true)),
-            ("wlp3s0", NicKind::Wireless, Some(true)),
             ("ens5", NicKind::Ethernet, Some(true)),
             ("docker0", NicKind::Bridge, Some(false)),
             ("veth1a2b3c", NicKind::Veth, Some(false)),
@@ -955,6 +956,7 @@ fn live_tree_links_addresses_routes_and_order() {
             "10.0.0.0/24 via - dev bond0 metric 0",
             "172.17.0.0/16 via - dev docker0 metric 0",
             "192.168.0.0/24 via - dev wlp3s0 metric 600",
+            "default/0 via 192.168.0.1 dev wlp3s0 metric 600",
             "2001:db8::/64 via - dev bond0 metric 256",
             "default/0 via 2001:db8::1 dev bond0 metric 1024",
         ]
@@ -1067,6 +1069,12 @@ fn host_matches_ip_json() {
             "{name} operstate"
         );
         for a in l["addr_info"].as_array().unwrap() {
+            // Documented limit: an IPv4 address without its prefix route cannot be placed
+            // from /proc (no netlink), so it is left out.
+            if a["family"] == "inet" && a["noprefixroute"] == true {
+                eprintln!("{name}: {} has no prefix route, not compared", a["local"]);
+                continue;
+            }
             their_addrs.insert(format!(
                 "{name} {}/{}",
                 a["local"].as_str().unwrap(),

@@ -279,17 +279,7 @@ pub(super) fn stanza_config(path: &str, item: Item) -> IfaceConfig {
                 c.kind = Some(NicKind::Vlan);
             }
             "vlan-id" => c.vlan_id = first.parse().ok(),
-            "up" | "post-up" => {
-                let words: Vec<&str> = v.split_whitespace().collect();
-                // `ip route add …` / `ip -6 route add …` / `route add -net …`.
-                let pos = words
-                    .windows(2)
-                    .position(|w| w[0] == "route" && w[1] == "add");
-                if let Some(p) = pos.filter(|_| words.first() == Some(&"ip")) {
-                    c.routes
-                        .extend(addr::parse_ip_route(&words[p + 2..], Some(&name), path));
-                }
-            }
+            "up" | "post-up" => c.routes.extend(up_route(v, &name, path)),
             _ => {}
         }
     }
@@ -327,4 +317,35 @@ pub(super) fn stanza_config(path: &str, item: Item) -> IfaceConfig {
     }
     c.interface = Some(name).filter(|n| !n.is_empty());
     c
+}
+
+/// A route added by an `up` command: `ip [-4|-6] route add …` (any path to `ip`), or
+/// net-tools' `route add [-net|-host] DEST [netmask MASK] [gw GW] [metric N] [dev IF]`.
+fn up_route(cmd: &str, iface: &str, path: &str) -> Option<super::Route> {
+    let words: Vec<&str> = cmd.split_whitespace().collect();
+    let tool = *words.first()?;
+    if tool == "ip" || tool.ends_with("/ip") {
+        let p = words
+            .windows(2)
+            .position(|w| w[0] == "route" && w[1] == "add")?;
+        return addr::parse_ip_route(&words[p + 2..], Some(iface), path);
+    }
+    if !(tool == "route" || tool.ends_with("/route")) || words.get(1) != Some(&"add") {
+        return None;
+    }
+    let mut rest = words[2..].iter().copied();
+    let (mut dest, mut mask, mut gw, mut dev, mut metric) = (None, None, None, Some(iface), None);
+    while let Some(w) = rest.next() {
+        match w {
+            "-net" | "-host" | "-A" | "inet" | "inet6" => {}
+            "netmask" => mask = rest.next(),
+            "gw" => gw = rest.next(),
+            "dev" => dev = rest.next(),
+            "metric" => metric = rest.next().and_then(|m| m.parse().ok()),
+            _ if dest.is_none() => dest = Some(w),
+            // `route add -net 10.0.0.0/8 eth0`: a trailing bare word is the device.
+            _ => dev = Some(w),
+        }
+    }
+    addr::route(dest?, mask, gw, dev, metric, path)
 }

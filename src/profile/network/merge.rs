@@ -149,7 +149,20 @@ pub fn merge(mut inputs: Inputs) -> Merged {
         .into_iter()
         .map(|b| build(b, live, &inputs, &masters))
         .collect();
-    out.sort_by(order);
+    // Among several default routes the kernel prefers the lowest metric (IPv4 first, as
+    // UForge's first NIC is configured for IPv4).
+    let mut metric: BTreeMap<&str, (u8, u32)> = BTreeMap::new();
+    for r in inputs.live_routes.iter().filter(|r| r.is_default()) {
+        if let Some(dev) = r.interface.as_deref() {
+            let key = (u8::from(r.family == IpFamily::Ipv6), r.metric.unwrap_or(0));
+            let e = metric.entry(dev).or_insert(key);
+            *e = (*e).min(key);
+        }
+    }
+    out.sort_by(|a, b| {
+        let m = |n: &Nic| metric.get(n.name.as_str()).copied().unwrap_or((2, 0));
+        order(a, b, m(a), m(b))
+    });
     for (i, n) in out.iter_mut().enumerate() {
         n.order = i as u32;
     }
@@ -339,17 +352,21 @@ fn class(n: &Nic) -> u8 {
     }
 }
 
-/// The documented order: default-route NIC, class, kernel index, then natural name order
-/// (`eth2` before `eth10`).
-fn order(a: &Nic, b: &Nic) -> Ordering {
-    let key = |n: &Nic| {
+/// The documented order: default-route NICs (lowest route metric first), class, kernel
+/// index, then natural name order (`eth2` before `eth10`).
+fn order(a: &Nic, b: &Nic, metric_a: (u8, u32), metric_b: (u8, u32)) -> Ordering {
+    let key = |n: &Nic, metric| {
+        let default = n.default_route && n.kind != NicKind::Loopback;
         (
-            !(n.default_route && n.kind != NicKind::Loopback),
+            !default,
+            default.then_some(metric),
             class(n),
             n.ifindex.unwrap_or(u32::MAX),
         )
     };
-    key(a).cmp(&key(b)).then_with(|| natural(&a.name, &b.name))
+    key(a, metric_a)
+        .cmp(&key(b, metric_b))
+        .then_with(|| natural(&a.name, &b.name))
 }
 
 fn natural(a: &str, b: &str) -> Ordering {

@@ -109,14 +109,35 @@ fn interfaces_stanzas_and_continuations() {
     let items = interfaces::parse(
         "auto eth0 eth1\n# iface ghost inet dhcp\niface eth0 inet static\n  address 10.0.0.2\n  netmask 255.255.255.0\n\
          \x20 up ip route add 10.9.0.0/16 \\\n     via 10.0.0.254\nmapping eth1\n  script /bin/false\n  map x\n\
-         iface eth1 inet6 auto\n",
+         iface eth1 inet6 auto\n\
+         iface eth2 inet static\n  address 10.2.0.2/24\n  post-up /sbin/route add -net 10.7.0.0 netmask 255.255.0.0 gw 10.2.0.253\n\
+         \x20 up route add default gw 10.2.0.1\n  up /bin/ip -6 route add 2001:db8:7::/48 via 2001:db8::1\n  up echo route add x\n",
     );
     let configs: Vec<IfaceConfig> = items
         .into_iter()
         .map(|i| interfaces::stanza_config("/etc/network/interfaces", i))
         .filter(|c| c.interface.is_some())
         .collect();
-    assert_eq!(configs.len(), 2);
+    assert_eq!(configs.len(), 3);
+    let r: Vec<String> = configs[2]
+        .routes
+        .iter()
+        .map(|r| {
+            format!(
+                "{}/{:?} {:?} {:?}",
+                r.destination, r.prefix_len, r.gateway, r.interface
+            )
+        })
+        .collect();
+    assert_eq!(
+        r,
+        [
+            "10.7.0.0/Some(16) Some(\"10.2.0.253\") Some(\"eth2\")",
+            "default/Some(0) Some(\"10.2.0.1\") Some(\"eth2\")",
+            "2001:db8:7::/Some(48) Some(\"2001:db8::1\") Some(\"eth2\")",
+        ],
+        "net-tools and iproute2 forms; `echo route add` is no route"
+    );
     assert_eq!(configs[0].addresses[0].prefix_len, Some(24));
     assert_eq!(configs[0].routes.len(), 1, "a continued `up` line");
     assert_eq!(configs[0].routes[0].gateway.as_deref(), Some("10.0.0.254"));
