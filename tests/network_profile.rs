@@ -101,6 +101,10 @@ fn rhel6_ifcfg_static_with_routes_and_sysconfig_network() {
          DNS2=8.8.8.8\nDOMAIN=\"example.com corp.example.com\"\n",
     )
     .write(
+        "/etc/sysconfig/network-scripts/ifcfg-eth0:1",
+        "DEVICE=eth0:1\nBOOTPROTO=static\nIPADDR=192.168.122.11\nNETMASK=255.255.255.0\nONPARENT=yes\n",
+    )
+    .write(
         "/etc/sysconfig/network-scripts/ifcfg-eth0.bak",
         "DEVICE=eth0\nBOOTPROTO=dhcp\n",
     )
@@ -135,7 +139,13 @@ fn rhel6_ifcfg_static_with_routes_and_sysconfig_network() {
     assert_eq!(eth0.mac.as_deref(), Some("52:54:00:12:34:56"));
     assert_eq!(eth0.physical, None, "no live facts");
     assert_eq!(eth0.live_addresses, None, "unknown, not none");
-    assert_eq!(addrs(eth0), ["192.168.122.10/24"]);
+    assert_eq!(
+        addrs(eth0),
+        ["192.168.122.10/24", "192.168.122.11/24"],
+        "the alias ifcfg-eth0:1 adds its address to eth0"
+    );
+    assert_eq!(eth0.configs.len(), 2);
+    assert_eq!(eth0.configs[1].id.as_deref(), Some("eth0:1"));
     assert_eq!(
         eth0.ip_addresses[0].netmask.as_deref(),
         Some("255.255.255.0")

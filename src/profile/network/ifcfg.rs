@@ -237,6 +237,7 @@ pub fn parse_ifcfg(path: &str, suffix: &str, text: &str, format: ConfigFormat) -
             .and_then(|i| i.parse().ok());
     }
     c.interface = Some(name);
+    c.fold_alias();
     c
 }
 

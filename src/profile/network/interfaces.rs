@@ -316,6 +316,7 @@ pub(super) fn stanza_config(path: &str, item: Item) -> IfaceConfig {
         }
     }
     c.interface = Some(name).filter(|n| !n.is_empty());
+    c.fold_alias();
     c
 }
 

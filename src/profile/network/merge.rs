@@ -185,7 +185,16 @@ fn build(mut b: Builder, live: bool, inputs: &Inputs, masters: &BTreeMap<String,
             IpFamily::Ipv4 => cfg.gateway4.clone(),
             IpFamily::Ipv6 => cfg.gateway6.clone(),
         };
-        for a in cfg.addresses.iter().filter(|a| a.family == fam) {
+        // The effective stanza's addresses, then those of alias stanzas of its format
+        // (`ifcfg-eth0:1`, `iface eth0:1`), which set no method of their own.
+        let aliases = configs.iter().filter(|c| {
+            c.format == cfg.format && c.ipv4_method.is_none() && c.ipv6_method.is_none()
+        });
+        for a in std::iter::once(cfg)
+            .chain(aliases)
+            .flat_map(|c| c.addresses.iter())
+            .filter(|a| a.family == fam)
+        {
             let mut a = a.clone();
             a.gateway = gw.clone();
             ip_addresses.push(a);

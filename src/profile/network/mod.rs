@@ -219,6 +219,20 @@ pub struct IfaceConfig {
 }
 
 impl IfaceConfig {
+    /// An IP alias (`eth0:1`, the old way of adding an address) configures its base
+    /// interface: it becomes a stanza of `eth0` that only adds addresses (no method of its
+    /// own, so the base's stanza stays the effective one), its label kept as `id`.
+    fn fold_alias(&mut self) {
+        let Some((base, _)) = self.interface.as_deref().and_then(|n| n.split_once(':')) else {
+            return;
+        };
+        let base = base.to_string();
+        self.id = self.interface.replace(base);
+        self.ipv4_method = None;
+        self.ipv6_method = None;
+        self.auto_connect = None;
+    }
+
     fn new(path: &str, format: ConfigFormat) -> Self {
         IfaceConfig {
             path: path.to_string(),
