@@ -652,11 +652,12 @@ fn arch_systemd_networkd_with_netdevs_masking_and_patterns() {
     let e = "/etc/systemd/network";
     t.write(
         &format!("{e}/20-wired.network"),
-        "[Match]\nName=enp1s0\n\n[Network]\nAddress=10.1.10.9/24\nGateway=10.1.10.1\nDNS=10.1.10.1\nDNS=1.1.1.1\n\
+        "[Match]\nName=enp1s0\n\n[Network]\nAddress=10.1.10.9/24\nGateway=10.1.10.1\nDNS=10.1.10.1\nDNS=1.1.1.1\nVLAN=vlan10\n\
          Domains=home.arpa\n\n[Route]\nDestination=10.99.0.0/16\nGateway=10.1.10.254\nMetric=30\n",
     )
     .write(&format!("{e}/25-wireless.network"), "[Match]\nName=wl*\n\n[Network]\nDHCP=yes\nIPv6AcceptRA=yes\n")
     .write(&format!("{e}/30-br0.netdev"), "[NetDev]\nName=br0\nKind=bridge\n")
+    .write(&format!("{e}/50-vlan10.netdev"), "[NetDev]\nName=vlan10\nKind=vlan\n\n[VLAN]\nId=10\n")
     .write(&format!("{e}/30-br0.network"), "[Match]\nName=br0\n\n[Network]\nDHCP=ipv4\n")
     .write(&format!("{e}/40-enp2s0.network"), "[Match]\nName=enp2s0\n\n[Network]\nBridge=br0\n")
     // A catch-all after the specific files: enp1s0 keeps 20-wired (first match wins).
@@ -671,7 +672,15 @@ fn arch_systemd_networkd_with_netdevs_masking_and_patterns() {
         "[Match]\nName=host0\nVirtualization=container\n\n[Network]\nDHCP=yes\n",
     );
     let net = scan(&t);
-    assert_eq!(names(&net), ["enp1s0", "enp2s0", "br0"]);
+    assert_eq!(names(&net), ["enp1s0", "enp2s0", "br0", "vlan10"]);
+    let vlan = nic(&net, "vlan10");
+    assert_eq!(vlan.kind, NicKind::Vlan);
+    assert_eq!(
+        effective(vlan).vlan_parent.as_deref(),
+        Some("enp1s0"),
+        "VLAN= of 20-wired"
+    );
+    assert_eq!(effective(vlan).vlan_id, Some(10));
     let enp1 = nic(&net, "enp1s0");
     assert_eq!(enp1.configs.len(), 1, "{:?}", enp1.configs);
     assert_eq!(

@@ -29,6 +29,9 @@ pub(super) enum Item {
     },
     Source(String),
     SourceDirectory(String),
+    /// `mapping`, `rename`, `no-auto-down`, `no-scripts`, `template`: stanzas whose
+    /// options must not land on the previous iface.
+    Other,
 }
 
 pub fn collect(reader: &mut Reader) -> Vec<IfaceConfig> {
@@ -97,6 +100,7 @@ impl Walk {
                     }
                 }
                 iface @ Item::Iface { .. } => self.stanzas.push((path.to_string(), iface)),
+                Item::Other => {}
             }
         }
     }
@@ -188,10 +192,8 @@ pub(super) fn parse(text: &str) -> Vec<Item> {
             "source-directory" => {
                 items.extend(rest.iter().map(|p| Item::SourceDirectory(p.to_string())));
             }
-            // `mapping`, `rename`, `no-auto-down`, `no-scripts`, `template`: stanzas whose
-            // options must not land on the previous iface.
             "mapping" | "rename" | "no-auto-down" | "no-scripts" | "template" => {
-                items.push(Item::Auto(Vec::new()))
+                items.push(Item::Other)
             }
             key => {
                 if let Some(Item::Iface { options, .. }) = items.last_mut() {
