@@ -101,6 +101,10 @@ fn rhel6_ifcfg_static_with_routes_and_sysconfig_network() {
          DNS2=8.8.8.8\nDOMAIN=\"example.com corp.example.com\"\n",
     )
     .write(
+        "/etc/sysconfig/network-scripts/ifcfg-eth0:1",
+        "DEVICE=eth0:1\nBOOTPROTO=static\nIPADDR=192.168.122.11\nNETMASK=255.255.255.0\nONPARENT=yes\n",
+    )
+    .write(
         "/etc/sysconfig/network-scripts/ifcfg-eth0.bak",
         "DEVICE=eth0\nBOOTPROTO=dhcp\n",
     )
@@ -134,7 +138,14 @@ fn rhel6_ifcfg_static_with_routes_and_sysconfig_network() {
     assert_eq!(eth0.auto_connect, Some(true));
     assert_eq!(eth0.mac.as_deref(), Some("52:54:00:12:34:56"));
     assert_eq!(eth0.physical, None, "no live facts");
-    assert_eq!(addrs(eth0), ["192.168.122.10/24"]);
+    assert_eq!(eth0.live_addresses, None, "unknown, not none");
+    assert_eq!(
+        addrs(eth0),
+        ["192.168.122.10/24", "192.168.122.11/24"],
+        "the alias ifcfg-eth0:1 adds its address to eth0"
+    );
+    assert_eq!(eth0.configs.len(), 2);
+    assert_eq!(eth0.configs[1].id.as_deref(), Some("eth0:1"));
     assert_eq!(
         eth0.ip_addresses[0].netmask.as_deref(),
         Some("255.255.255.0")
@@ -160,11 +171,6 @@ fn rhel6_ifcfg_static_with_routes_and_sysconfig_network() {
     assert_eq!(nic(&net, "lo").kind, NicKind::Loopback);
     assert!(!files(&net).contains(&"/etc/sysconfig/network-scripts/ifcfg-eth0.bak"));
     assert!(files(&net).contains(&"/etc/sysconfig/network"));
-    let h = net.hostname.as_ref().unwrap();
-    assert_eq!(
-        (h.value.as_str(), h.source.as_str()),
-        ("web01.example.com", "/etc/sysconfig/network")
-    );
     assert_eq!(net.dns.resolver, Some(Resolver::ResolvConf));
     assert_eq!(net.dns.nameservers[0].value, "192.168.122.1");
     assert_eq!(net.dns.search, ["example.com"]);
@@ -325,7 +331,7 @@ fn sles12_ifcfg_with_labels_and_routes_files() {
     .write(&format!("{d}/config"), "NETCONFIG_DNS_POLICY=\"auto\"\n")
     .write(&format!("{d}/routes"), "# default route\ndefault 192.168.100.1 - -\n")
     .write(&format!("{d}/ifroute-eth0"), "10.20.0.0/16 192.168.100.254 - eth0\n172.20.0.0 192.168.100.253 255.255.0.0 -\n")
-    .write("/etc/HOSTNAME", "sles12.example.com\n");
+;
     let net = scan(&t);
     assert_eq!(names(&net), ["eth0", "lo"]);
     let eth0 = nic(&net, "eth0");
@@ -359,7 +365,6 @@ fn sles12_ifcfg_with_labels_and_routes_files() {
     assert_eq!(net.routes.len(), 1);
     assert!(net.routes[0].is_default());
     assert_eq!(net.routes[0].source, "/etc/sysconfig/network/routes");
-    assert_eq!(net.hostname.as_ref().unwrap().value, "sles12.example.com");
     assert!(!files(&net).contains(&"/etc/sysconfig/network/config"));
 }
 
@@ -551,7 +556,7 @@ fn ubuntu1804_netplan_cloud_init_and_static() {
         "# This file is managed by man:systemd-resolved(8). Do not edit.\nnameserver 127.0.0.53\noptions edns0\nsearch lan\n",
     )
     .write("/etc/systemd/resolved.conf", "[Resolve]\n#DNS=\nDNS=10.0.0.53\nFallbackDNS=9.9.9.9\nDomains=corp.example\n")
-    .write("/etc/hostname", "ubuntu1804\n");
+;
     let net = scan(&t);
     assert_eq!(names(&net), ["enp0s8", "ens3"]);
     let ens3 = nic(&net, "ens3");
@@ -581,7 +586,6 @@ fn ubuntu1804_netplan_cloud_init_and_static() {
         "the stub address is not a server to migrate"
     );
     assert_eq!(net.dns.search, ["lan", "corp.example"]);
-    assert_eq!(net.hostname.as_ref().unwrap().value, "ubuntu1804");
 }
 
 #[test]
@@ -648,11 +652,12 @@ fn arch_systemd_networkd_with_netdevs_masking_and_patterns() {
     let e = "/etc/systemd/network";
     t.write(
         &format!("{e}/20-wired.network"),
-        "[Match]\nName=enp1s0\n\n[Network]\nAddress=10.1.10.9/24\nGateway=10.1.10.1\nDNS=10.1.10.1\nDNS=1.1.1.1\n\
+        "[Match]\nName=enp1s0\n\n[Network]\nAddress=10.1.10.9/24\nGateway=10.1.10.1\nDNS=10.1.10.1\nDNS=1.1.1.1\nVLAN=vlan10\n\
          Domains=home.arpa\n\n[Route]\nDestination=10.99.0.0/16\nGateway=10.1.10.254\nMetric=30\n",
     )
     .write(&format!("{e}/25-wireless.network"), "[Match]\nName=wl*\n\n[Network]\nDHCP=yes\nIPv6AcceptRA=yes\n")
     .write(&format!("{e}/30-br0.netdev"), "[NetDev]\nName=br0\nKind=bridge\n")
+    .write(&format!("{e}/50-vlan10.netdev"), "[NetDev]\nName=vlan10\nKind=vlan\n\n[VLAN]\nId=10\n")
     .write(&format!("{e}/30-br0.network"), "[Match]\nName=br0\n\n[Network]\nDHCP=ipv4\n")
     .write(&format!("{e}/40-enp2s0.network"), "[Match]\nName=enp2s0\n\n[Network]\nBridge=br0\n")
     // A catch-all after the specific files: enp1s0 keeps 20-wired (first match wins).
@@ -667,7 +672,15 @@ fn arch_systemd_networkd_with_netdevs_masking_and_patterns() {
         "[Match]\nName=host0\nVirtualization=container\n\n[Network]\nDHCP=yes\n",
     );
     let net = scan(&t);
-    assert_eq!(names(&net), ["enp1s0", "enp2s0", "br0"]);
+    assert_eq!(names(&net), ["enp1s0", "enp2s0", "br0", "vlan10"]);
+    let vlan = nic(&net, "vlan10");
+    assert_eq!(vlan.kind, NicKind::Vlan);
+    assert_eq!(
+        effective(vlan).vlan_parent.as_deref(),
+        Some("enp1s0"),
+        "VLAN= of 20-wired"
+    );
+    assert_eq!(effective(vlan).vlan_id, Some(10));
     let enp1 = nic(&net, "enp1s0");
     assert_eq!(enp1.configs.len(), 1, "{:?}", enp1.configs);
     assert_eq!(
@@ -711,8 +724,7 @@ fn alpine_interfaces() {
         "auto lo\niface lo inet loopback\n\nauto eth0\niface eth0 inet dhcp\n\thostname alpine\n\n\
          iface eth1\n\tuse dhcp\n",
     )
-    .write("/etc/resolv.conf", "nameserver 10.0.2.3\n")
-    .write("/etc/hostname", "alpine\n");
+    .write("/etc/resolv.conf", "nameserver 10.0.2.3\n");
     let net = scan(&t);
     assert_eq!(names(&net), ["eth0", "eth1", "lo"]);
     assert_eq!(nic(&net, "eth0").ipv4_method, Some(Ipv4Method::Automatic));
@@ -833,7 +845,8 @@ fn live_tree_links_addresses_routes_and_order() {
              bond0\t00000000\t0100000A\t0003\t0\t0\t100\t00000000\t0\t0\t0\n\
              bond0\t0000000A\t00000000\t0001\t0\t0\t0\t00FFFFFF\t0\t0\t0\n\
              docker0\t000011AC\t00000000\t0001\t0\t0\t0\t0000FFFF\t0\t0\t0\n\
-             wlp3s0\t0000A8C0\t00000000\t0001\t0\t0\t600\t00FFFFFF\t0\t0\t0\n",
+             wlp3s0\t0000A8C0\t00000000\t0001\t0\t0\t600\t00FFFFFF\t0\t0\t0\n\
+             wlp3s0\t00000000\t0100A8C0\t0003\t0\t0\t600\t00000000\t0\t0\t0\n",
         )
         .write(
             "/net/fib_trie",
@@ -862,10 +875,9 @@ fn live_tree_links_addresses_routes_and_order() {
              ff000000000000000000000000000000 08 00000000000000000000000000000000 00 00000000000000000000000000000000 00000100 00000003 00000000 00000001    bond0\n\
              00000000000000000000000000000000 00 00000000000000000000000000000000 00 00000000000000000000000000000000 ffffffff 00000001 00000000 00200200       lo\n",
         )
-        .write("/sys/kernel/hostname", "captured-host\n");
+;
 
     let root = Tree::new();
-    root.write("/etc/hostname", "");
     let net = scan_live(
         &root,
         LiveSources {
@@ -877,16 +889,16 @@ fn live_tree_links_addresses_routes_and_order() {
         names(&net),
         [
             "bond0",
+            "wlp3s0",
             "eth1",
             "eth2",
-            "wlp3s0",
             "ens5",
             "docker0",
             "veth1a2b3c",
             "tun0",
             "lo"
         ],
-        "default route first, then hardware by ifindex, bonds, bridges, virtual, loopback"
+        "default routes first (lowest metric first), then hardware by ifindex, bonds, bridges, virtual, loopback"
     );
     let orders: Vec<u32> = net.nics.iter().map(|n| n.order).collect();
     assert_eq!(orders, (0..9).collect::<Vec<u32>>());
@@ -899,9 +911,9 @@ fn live_tree_links_addresses_routes_and_order() {
         kinds,
         [
             ("bond0", NicKind::Bond, Some(false)),
+            ("wlp3s0", NicKind::Wireless, Some(true)),
             ("eth1", NicKind::Ethernet, Some(true)),
             ("eth2", NicKind::Ethernet, Some(true)),
-            ("wlp3s0", NicKind::Wireless, Some(true)),
             ("ens5", NicKind::Ethernet, Some(true)),
             ("docker0", NicKind::Bridge, Some(false)),
             ("veth1a2b3c", NicKind::Veth, Some(false)),
@@ -918,6 +930,8 @@ fn live_tree_links_addresses_routes_and_order() {
     let live = |n: &str| -> Vec<String> {
         nic(&net, n)
             .live_addresses
+            .as_ref()
+            .expect("live addresses known")
             .iter()
             .map(|a| format!("{}/{}", a.address, a.prefix_len.unwrap()))
             .collect()
@@ -934,7 +948,7 @@ fn live_tree_links_addresses_routes_and_order() {
     assert_eq!(live("docker0"), ["172.17.0.1/16"]);
     assert_eq!(live("wlp3s0"), ["192.168.0.42/24"]);
     assert_eq!(live("lo"), ["127.0.0.1/8", "::1/128"]);
-    let dynamic = &nic(&net, "bond0").live_addresses[2];
+    let dynamic = &nic(&net, "bond0").live_addresses.as_ref().unwrap()[2];
     assert_eq!(
         dynamic.permanent,
         Some(false),
@@ -961,14 +975,10 @@ fn live_tree_links_addresses_routes_and_order() {
             "10.0.0.0/24 via - dev bond0 metric 0",
             "172.17.0.0/16 via - dev docker0 metric 0",
             "192.168.0.0/24 via - dev wlp3s0 metric 600",
+            "default/0 via 192.168.0.1 dev wlp3s0 metric 600",
             "2001:db8::/64 via - dev bond0 metric 256",
             "default/0 via 2001:db8::1 dev bond0 metric 1024",
         ]
-    );
-    let h = net.hostname.as_ref().unwrap();
-    assert_eq!(
-        h.value, "captured-host",
-        "an empty /etc/hostname falls back to the kernel's"
     );
 }
 
@@ -989,7 +999,6 @@ fn garbage_is_survived() {
         "/etc/systemd/network/10.network",
         "/etc/systemd/network/10.netdev",
         "/etc/resolv.conf",
-        "/etc/hostname",
     ] {
         t.write(p, &junk);
     }
@@ -1026,7 +1035,6 @@ fn garbage_is_survived() {
         "{:?}",
         net.notes
     );
-    assert!(net.hostname.is_none(), "binary noise is not a host name");
 }
 
 /// This host against iproute2: same links, MACs, MTUs, addresses and main-table routes.
@@ -1080,13 +1088,19 @@ fn host_matches_ip_json() {
             "{name} operstate"
         );
         for a in l["addr_info"].as_array().unwrap() {
+            // Documented limit: an IPv4 address without its prefix route cannot be placed
+            // from /proc (no netlink), so it is left out.
+            if a["family"] == "inet" && a["noprefixroute"] == true {
+                eprintln!("{name}: {} has no prefix route, not compared", a["local"]);
+                continue;
+            }
             their_addrs.insert(format!(
                 "{name} {}/{}",
                 a["local"].as_str().unwrap(),
                 a["prefixlen"]
             ));
         }
-        for a in &n.live_addresses {
+        for a in n.live_addresses.as_ref().expect("live facts on /") {
             our_addrs.insert(format!("{name} {}/{}", a.address, a.prefix_len.unwrap()));
         }
     }

@@ -103,7 +103,7 @@ fn push_search(dns: &mut Dns, d: &str) {
 }
 
 /// resolv.conf(5): `nameserver`, `search`/`domain` (the last of them wins), `options`.
-fn parse_resolv(text: &str, source: &str, dns: &mut Dns) {
+pub(super) fn parse_resolv(text: &str, source: &str, dns: &mut Dns) {
     let mut search: Option<Vec<String>> = None;
     for line in text.lines() {
         let line = line.split(['#', ';']).next().unwrap_or("");

@@ -84,7 +84,9 @@ pub fn parse_vars(text: &str) -> Vec<(String, String)> {
         let Some((key, rest)) = line.split_once('=') else {
             continue;
         };
-        if key.is_empty() || !key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+        let shell_name = key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+            && key.bytes().next().is_some_and(|b| !b.is_ascii_digit());
+        if !shell_name {
             continue;
         }
         let value = shell_word(rest);
@@ -235,6 +237,7 @@ pub fn parse_ifcfg(path: &str, suffix: &str, text: &str, format: ConfigFormat) -
             .and_then(|i| i.parse().ok());
     }
     c.interface = Some(name);
+    c.fold_alias();
     c
 }
 

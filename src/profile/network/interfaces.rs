@@ -18,7 +18,7 @@ const MAX_MATCHES: usize = 512;
 
 /// One logical stanza of one file.
 #[derive(Debug)]
-enum Item {
+pub(super) enum Item {
     /// `auto`, `allow-auto`, `allow-hotplug`, `allow-*`: interfaces brought up.
     Auto(Vec<String>),
     Iface {
@@ -29,6 +29,9 @@ enum Item {
     },
     Source(String),
     SourceDirectory(String),
+    /// `mapping`, `rename`, `no-auto-down`, `no-scripts`, `template`: stanzas whose
+    /// options must not land on the previous iface.
+    Other,
 }
 
 pub fn collect(reader: &mut Reader) -> Vec<IfaceConfig> {
@@ -97,6 +100,7 @@ impl Walk {
                     }
                 }
                 iface @ Item::Iface { .. } => self.stanzas.push((path.to_string(), iface)),
+                Item::Other => {}
             }
         }
     }
@@ -147,7 +151,7 @@ fn expand(reader: &mut Reader, pattern: &str) -> Vec<String> {
 }
 
 /// Logical lines (comments dropped, `\` continuations joined) into stanzas.
-fn parse(text: &str) -> Vec<Item> {
+pub(super) fn parse(text: &str) -> Vec<Item> {
     let mut items = Vec::new();
     let mut logical = Vec::new();
     let mut pending = String::new();
@@ -188,10 +192,8 @@ fn parse(text: &str) -> Vec<Item> {
             "source-directory" => {
                 items.extend(rest.iter().map(|p| Item::SourceDirectory(p.to_string())));
             }
-            // `mapping`, `rename`, `no-auto-down`, `no-scripts`, `template`: stanzas whose
-            // options must not land on the previous iface.
             "mapping" | "rename" | "no-auto-down" | "no-scripts" | "template" => {
-                items.push(Item::Auto(Vec::new()))
+                items.push(Item::Other)
             }
             key => {
                 if let Some(Item::Iface { options, .. }) = items.last_mut() {
@@ -203,7 +205,7 @@ fn parse(text: &str) -> Vec<Item> {
     items
 }
 
-fn stanza_config(path: &str, item: Item) -> IfaceConfig {
+pub(super) fn stanza_config(path: &str, item: Item) -> IfaceConfig {
     let mut c = IfaceConfig::new(path, ConfigFormat::Interfaces);
     let Item::Iface {
         name,
@@ -279,17 +281,7 @@ fn stanza_config(path: &str, item: Item) -> IfaceConfig {
                 c.kind = Some(NicKind::Vlan);
             }
             "vlan-id" => c.vlan_id = first.parse().ok(),
-            "up" | "post-up" => {
-                let words: Vec<&str> = v.split_whitespace().collect();
-                // `ip route add …` / `ip -6 route add …` / `route add -net …`.
-                let pos = words
-                    .windows(2)
-                    .position(|w| w[0] == "route" && w[1] == "add");
-                if let Some(p) = pos.filter(|_| words.first() == Some(&"ip")) {
-                    c.routes
-                        .extend(addr::parse_ip_route(&words[p + 2..], Some(&name), path));
-                }
-            }
+            "up" | "post-up" => c.routes.extend(up_route(v, &name, path)),
             _ => {}
         }
     }
@@ -326,5 +318,37 @@ fn stanza_config(path: &str, item: Item) -> IfaceConfig {
         }
     }
     c.interface = Some(name).filter(|n| !n.is_empty());
+    c.fold_alias();
     c
+}
+
+/// A route added by an `up` command: `ip [-4|-6] route add …` (any path to `ip`), or
+/// net-tools' `route add [-net|-host] DEST [netmask MASK] [gw GW] [metric N] [dev IF]`.
+fn up_route(cmd: &str, iface: &str, path: &str) -> Option<super::Route> {
+    let words: Vec<&str> = cmd.split_whitespace().collect();
+    let tool = *words.first()?;
+    if tool == "ip" || tool.ends_with("/ip") {
+        let p = words
+            .windows(2)
+            .position(|w| w[0] == "route" && w[1] == "add")?;
+        return addr::parse_ip_route(&words[p + 2..], Some(iface), path);
+    }
+    if !(tool == "route" || tool.ends_with("/route")) || words.get(1) != Some(&"add") {
+        return None;
+    }
+    let mut rest = words[2..].iter().copied();
+    let (mut dest, mut mask, mut gw, mut dev, mut metric) = (None, None, None, Some(iface), None);
+    while let Some(w) = rest.next() {
+        match w {
+            "-net" | "-host" | "-A" | "inet" | "inet6" => {}
+            "netmask" => mask = rest.next(),
+            "gw" => gw = rest.next(),
+            "dev" => dev = rest.next(),
+            "metric" => metric = rest.next().and_then(|m| m.parse().ok()),
+            _ if dest.is_none() => dest = Some(w),
+            // `route add -net 10.0.0.0/8 eth0`: a trailing bare word is the device.
+            _ => dev = Some(w),
+        }
+    }
+    addr::route(dest?, mask, gw, dev, metric, path)
 }

@@ -149,7 +149,20 @@ pub fn merge(mut inputs: Inputs) -> Merged {
         .into_iter()
         .map(|b| build(b, live, &inputs, &masters))
         .collect();
-    out.sort_by(order);
+    // Among several default routes the kernel prefers the lowest metric (IPv4 first, as
+    // UForge's first NIC is configured for IPv4).
+    let mut metric: BTreeMap<&str, (u8, u32)> = BTreeMap::new();
+    for r in inputs.live_routes.iter().filter(|r| r.is_default()) {
+        if let Some(dev) = r.interface.as_deref() {
+            let key = (u8::from(r.family == IpFamily::Ipv6), r.metric.unwrap_or(0));
+            let e = metric.entry(dev).or_insert(key);
+            *e = (*e).min(key);
+        }
+    }
+    out.sort_by(|a, b| {
+        let m = |n: &Nic| metric.get(n.name.as_str()).copied().unwrap_or((2, 0));
+        order(a, b, m(a), m(b))
+    });
     for (i, n) in out.iter_mut().enumerate() {
         n.order = i as u32;
     }
@@ -172,7 +185,16 @@ fn build(mut b: Builder, live: bool, inputs: &Inputs, masters: &BTreeMap<String,
             IpFamily::Ipv4 => cfg.gateway4.clone(),
             IpFamily::Ipv6 => cfg.gateway6.clone(),
         };
-        for a in cfg.addresses.iter().filter(|a| a.family == fam) {
+        // The effective stanza's addresses, then those of alias stanzas of its format
+        // (`ifcfg-eth0:1`, `iface eth0:1`), which set no method of their own.
+        let aliases = configs.iter().filter(|c| {
+            c.format == cfg.format && c.ipv4_method.is_none() && c.ipv6_method.is_none()
+        });
+        for a in std::iter::once(cfg)
+            .chain(aliases)
+            .flat_map(|c| c.addresses.iter())
+            .filter(|a| a.family == fam)
+        {
             let mut a = a.clone();
             a.gateway = gw.clone();
             ip_addresses.push(a);
@@ -213,8 +235,7 @@ fn build(mut b: Builder, live: bool, inputs: &Inputs, masters: &BTreeMap<String,
     let live_addresses = inputs
         .live_addresses
         .as_ref()
-        .and_then(|m| m.get(&name).cloned())
-        .unwrap_or_default();
+        .map(|m| m.get(&name).cloned().unwrap_or_default());
     let kind = link
         .as_ref()
         .map(|l| l.kind)
@@ -340,17 +361,21 @@ fn class(n: &Nic) -> u8 {
     }
 }
 
-/// The documented order: default-route NIC, class, kernel index, then natural name order
-/// (`eth2` before `eth10`).
-fn order(a: &Nic, b: &Nic) -> Ordering {
-    let key = |n: &Nic| {
+/// The documented order: default-route NICs (lowest route metric first), class, kernel
+/// index, then natural name order (`eth2` before `eth10`).
+fn order(a: &Nic, b: &Nic, metric_a: (u8, u32), metric_b: (u8, u32)) -> Ordering {
+    let key = |n: &Nic, metric| {
+        let default = n.default_route && n.kind != NicKind::Loopback;
         (
-            !(n.default_route && n.kind != NicKind::Loopback),
+            !default,
+            default.then_some(metric),
             class(n),
             n.ifindex.unwrap_or(u32::MAX),
         )
     };
-    key(a).cmp(&key(b)).then_with(|| natural(&a.name, &b.name))
+    key(a, metric_a)
+        .cmp(&key(b, metric_b))
+        .then_with(|| natural(&a.name, &b.name))
 }
 
 fn natural(a: &str, b: &str) -> Ordering {

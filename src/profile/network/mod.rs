@@ -5,13 +5,12 @@
 //! came from ([`ifcfg`] for RHEL and SUSE, [`interfaces`] for Debian and Alpine, [`nm_keyfile`],
 //! [`netplan`], [`networkd`]); [`sysfs`] and [`procfs`] read the live facts when
 //! [`LiveSources`] has them; [`merge`] joins both into one ordered list of [`Nic`]s;
-//! [`dns`] and [`hostname`] fill the rest. Names map onto UForge's `nic`/`ipAddress`
+//! [`dns`] fills the rest (the host name is the profile's own `hostname`). Names map onto UForge's `nic`/`ipAddress`
 //! (`ipv4Method` `AUTOMATIC|MANUAL|DISABLED`, `ipv6Method` `AUTOMATIC|MANUAL|IGNORE`).
 
 mod addr;
 mod dns;
 mod files;
-mod hostname;
 mod ifcfg;
 mod ini;
 mod interfaces;
@@ -34,7 +33,6 @@ use crate::rootfs::RootFs;
 /// The `network` part of the profile.
 #[derive(Debug, Clone, Serialize, Default)]
 pub struct Network {
-    pub hostname: Option<Sourced>,
     /// Every interface, in the order documented in `docs/install-profile.md`: the one
     /// carrying the default route first, then physical NICs, bonds, bridges and VLANs,
     /// other virtual devices, loopback last. `order` is the position.
@@ -73,7 +71,6 @@ pub enum ConfigFormat {
     Networkd,
     ResolvConf,
     SystemdResolved,
-    Hostname,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -222,6 +219,20 @@ pub struct IfaceConfig {
 }
 
 impl IfaceConfig {
+    /// An IP alias (`eth0:1`, the old way of adding an address) configures its base
+    /// interface: it becomes a stanza of `eth0` that only adds addresses (no method of its
+    /// own, so the base's stanza stays the effective one), its label kept as `id`.
+    fn fold_alias(&mut self) {
+        let Some((base, _)) = self.interface.as_deref().and_then(|n| n.split_once(':')) else {
+            return;
+        };
+        let base = base.to_string();
+        self.id = self.interface.replace(base);
+        self.ipv4_method = None;
+        self.ipv6_method = None;
+        self.auto_connect = None;
+    }
+
     fn new(path: &str, format: ConfigFormat) -> Self {
         IfaceConfig {
             path: path.to_string(),
@@ -271,8 +282,9 @@ pub struct Nic {
     pub ipv6_method: Option<Ipv6Method>,
     /// Configured (static) addresses of the effective configuration, with its gateway.
     pub ip_addresses: Vec<IpAddress>,
-    /// Addresses the kernel has now (including DHCP/SLAAC ones).
-    pub live_addresses: Vec<IpAddress>,
+    /// Addresses the kernel has now (including DHCP/SLAAC ones); `None` without live
+    /// facts (unknown), empty when the live system has none on it.
+    pub live_addresses: Option<Vec<IpAddress>>,
     pub master: Option<String>,
     /// Every stanza that configures it, the effective one first (precedence in the docs).
     pub configs: Vec<IfaceConfig>,
@@ -321,10 +333,8 @@ pub fn collect(root: &RootFs, live: &LiveSources) -> Network {
     let mut routes = live_net.routes;
     routes.extend(global_routes);
     let dns = dns::collect(&mut reader, live);
-    let hostname = hostname::collect(&mut reader, live);
     let (config_files, notes) = reader.finish();
     Network {
-        hostname,
         nics: merged.nics,
         routes,
         dns,

@@ -45,6 +45,7 @@ pub fn collect(reader: &mut Reader) -> Networkd {
         }
     }
     let mut out = Networkd::default();
+    let mut vlan_parents: BTreeMap<String, String> = BTreeMap::new();
     for (name, dir) in chosen {
         let path = format!("{dir}/{name}");
         if reader.is_masked(&path) {
@@ -55,26 +56,22 @@ pub fn collect(reader: &mut Reader) -> Networkd {
         };
         let sections = ini::parse(&text);
         if name.ends_with(".network") {
-            out.networks.push(network(&path, &name, &sections));
+            // `VLAN=` in a link's .network makes that link the VLAN's parent.
+            let link = network(&path, &name, &sections);
+            if let Some(parent) = &link.interface {
+                for v in words(all(&sections, "Network", "VLAN")) {
+                    vlan_parents.entry(v).or_insert_with(|| parent.clone());
+                }
+            }
+            out.networks.push(link);
         } else if let Some(dev) = netdev(&path, &sections) {
             out.netdevs.push(dev);
         }
     }
-    // `VLAN=` in a link's .network makes it the parent of that VLAN.
     for dev in out.netdevs.iter_mut() {
         if dev.kind == Some(NicKind::Vlan) && dev.vlan_parent.is_none() {
-            let name = dev.interface.clone().unwrap_or_default();
-            dev.vlan_parent = out
-                .networks
-                .iter()
-                .find(|n| n.members.contains(&name) && n.kind != Some(NicKind::Bond))
-                .and_then(|n| n.interface.clone());
-        }
-    }
-    for n in out.networks.iter_mut() {
-        // `VLAN=` names were kept in `members` only to find the parents above.
-        if n.kind.is_none() {
-            n.members.clear();
+            let name = dev.interface.as_deref().unwrap_or("");
+            dev.vlan_parent = vlan_parents.get(name).cloned();
         }
     }
     out
@@ -105,7 +102,7 @@ fn words(values: Vec<&str>) -> Vec<String> {
         .collect()
 }
 
-fn network(path: &str, file: &str, sections: &[Section]) -> IfaceConfig {
+pub(super) fn network(path: &str, file: &str, sections: &[Section]) -> IfaceConfig {
     let mut c = IfaceConfig::new(path, ConfigFormat::Networkd);
     c.id = Some(file.to_string());
     let rule = MatchRule {
@@ -184,7 +181,6 @@ fn network(path: &str, file: &str, sections: &[Section]) -> IfaceConfig {
     c.master = last(sections, "Network", "Bond")
         .or(last(sections, "Network", "Bridge"))
         .map(str::to_string);
-    c.members = words(all(sections, "Network", "VLAN"));
 
     let dhcp = last(sections, "Network", "DHCP")
         .unwrap_or("no")
@@ -215,7 +211,7 @@ fn network(path: &str, file: &str, sections: &[Section]) -> IfaceConfig {
     c
 }
 
-fn netdev(path: &str, sections: &[Section]) -> Option<IfaceConfig> {
+pub(super) fn netdev(path: &str, sections: &[Section]) -> Option<IfaceConfig> {
     let name = last(sections, "NetDev", "Name")?;
     let mut c = IfaceConfig::new(path, ConfigFormat::Networkd);
     c.interface = Some(name.to_string());
