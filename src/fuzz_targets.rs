@@ -9,7 +9,7 @@ use crate::pkgdb::rpm::{bdb, header, ndb, package};
 pub type Target = fn(&[u8]);
 
 /// Every target, by the name of its corpus directory.
-pub const TARGETS: [(&str, Target); 8] = [
+pub const TARGETS: [(&str, Target); 9] = [
     ("rpm_header", rpm_header),
     ("rpm_bdb", rpm_bdb),
     ("rpm_ndb", rpm_ndb),
@@ -18,6 +18,7 @@ pub const TARGETS: [(&str, Target); 8] = [
     ("apk_installed", apk_installed),
     ("pacman_mtree", pacman_mtree),
     ("pacman_desc", pacman_desc),
+    ("verify_cache", verify_cache),
 ];
 
 /// One header blob, then everything the scan reads from it.
@@ -84,5 +85,23 @@ pub fn pacman_desc(data: &[u8]) {
         for v in s.get("VERSION").into_iter().flatten() {
             let _ = crate::pkgdb::pacman::desc::split_version(&String::from_utf8_lossy(v));
         }
+    }
+}
+
+/// The verify cache file (`/var/lib/livescan/verify-cache`): as read, and with its trailer
+/// re-signed and any root accepted, so mutations reach the entry parser behind the checksum.
+pub fn verify_cache(data: &[u8]) {
+    use crate::classify::verify_cache;
+    let root = verify_cache::RootId {
+        path: b"/".to_vec(),
+        dev: 0,
+        ino: 0,
+    };
+    let _ = verify_cache::decode(data, &root);
+    let body = &data[..data.len().saturating_sub(32)];
+    let mut signed = body.to_vec();
+    signed.extend_from_slice(blake3::hash(body).as_bytes());
+    if let Ok(c) = verify_cache::decode_any_root(&signed) {
+        let _ = c.len();
     }
 }

@@ -113,6 +113,12 @@ pub fn scan_phase(args: &ScanArgs, cfg: &config::Config) -> Result<ScanRun, Exit
         mountinfo: args.mountinfo.clone(),
         proc_dir: args.proc_dir.clone(),
         sys_dir: args.sys_dir.clone(),
+        cache_dir: (!args.no_cache && cfg.scan.verify_cache != Some(false)).then(|| {
+            args.cache_dir
+                .clone()
+                .or(cfg.scan.cache_dir.clone())
+                .unwrap_or_else(|| PathBuf::from(livescan::classify::verify_cache::DEFAULT_DIR))
+        }),
     };
     let result = match scan::run(&opts) {
         Ok(r) => r,
@@ -173,6 +179,7 @@ pub fn with_report_input<T>(run: &ScanRun, f: impl FnOnce(&ReportInput) -> T) ->
         totals: &c.totals,
         timings: &result.timings,
         accounts: &result.accounts,
+        verify_cache: &result.cache,
     })
 }
 

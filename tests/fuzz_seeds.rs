@@ -99,3 +99,11 @@ fn pacman_seeds_parse() {
     let s = desc::parse_sections(&seed("pacman_desc", "seed")).unwrap();
     assert_eq!(s["NAME"], vec![b"seed".to_vec()]);
 }
+
+#[test]
+fn verify_cache_seed_is_what_the_scan_wrote() {
+    let data = seed("verify_cache", "tiny-dpkg");
+    let c = livescan::classify::verify_cache::decode_any_root(&data).unwrap();
+    // The tiny package's conffile and data file.
+    assert_eq!(c.len(), 2);
+}

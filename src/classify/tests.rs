@@ -50,6 +50,8 @@ fn run_with(
         skipped_mounts: &skip,
         swap_files: &[],
         prelink,
+        cache: None,
+        scan_start: 0,
     };
     classify(&ctx, &walked.entries, &walked.errors, &[db])
 }

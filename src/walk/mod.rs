@@ -58,6 +58,8 @@ pub struct Meta {
     pub mtime: i64,
     pub mtime_nsec: u32,
     pub ctime: i64,
+    /// Part of the verify cache's key: a rewrite with the mtime put back moves the ctime.
+    pub ctime_nsec: u32,
     pub dev: u64,
     pub ino: u64,
     pub nlink: u64,
@@ -77,6 +79,7 @@ impl Meta {
             mtime: m.mtime(),
             mtime_nsec: u32::try_from(m.mtime_nsec()).unwrap_or(0),
             ctime: m.ctime(),
+            ctime_nsec: u32::try_from(m.ctime_nsec()).unwrap_or(0),
             dev: m.dev(),
             ino: m.ino(),
             nlink: m.nlink(),
