@@ -94,7 +94,7 @@ pub fn run(opts: &ScanOptions) -> Result<ScanResult, ScanError> {
         excludes: &excludes,
         skip_mounts: &skip,
     };
-    let ((walked, walk_s), (db_results, db_s)) = rayon::join(
+    let ((mut walked, walk_s), (db_results, db_s)) = rayon::join(
         || {
             let t = Instant::now();
             (walk::walk(&walk_opts), t.elapsed().as_secs_f64())
@@ -128,9 +128,14 @@ pub fn run(opts: &ScanOptions) -> Result<ScanResult, ScanError> {
         cache: cache.as_ref(),
         scan_start,
     };
-    let mut classification = classify::classify(&ctx, &walked.entries, &walked.errors, &databases);
+    let mut classification =
+        classify::classify(&ctx, &mut walked.entries, &walked.errors, &databases);
     let classify_s = t.elapsed().as_secs_f64();
     drop(cache);
+    // The walk's records are no longer needed (what is reported was moved out of them):
+    // give the memory back before the report and the overlay are written.
+    drop(std::mem::take(&mut walked.entries));
+    release_free_memory();
     save_cache(&mut cache_info, root_id.as_ref(), &mut classification);
 
     let mut errors = walked.errors;
@@ -224,6 +229,16 @@ fn save_cache(
             "verify cache not written to {}: {e} (--cache-dir DIR or --no-cache)",
             file.display()
         ),
+    }
+}
+
+/// glibc keeps freed memory in its per-thread arenas; hand it back to the system. musl
+/// (the shipped build) returns large frees by itself.
+fn release_free_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only walks glibc's own free lists.
+    unsafe {
+        libc::malloc_trim(0);
     }
 }
 

@@ -158,7 +158,7 @@ struct HashJob {
 
 pub fn classify(
     ctx: &Context,
-    walked: &[WalkedEntry],
+    walked: &mut [WalkedEntry],
     walk_errors: &[WalkError],
     dbs: &[DbContents],
 ) -> Classification {
@@ -256,9 +256,28 @@ pub fn classify(
         }
     }
 
-    let mut files = Vec::new();
+    // Recorded paths that the walk did not find (before the loop below moves the walked
+    // paths into the records it reports).
+    let mut missing: Vec<(&Vec<u8>, &Records)> = index
+        .map
+        .par_iter()
+        .filter(|(path, _)| {
+            walked
+                .binary_search_by(|e| e.path.as_slice().cmp(path.as_slice()))
+                .is_err()
+        })
+        .collect();
+    missing.sort_unstable_by(|a, b| a.0.cmp(b.0));
+
+    // Sized once: on a tree of a million unowned files this is the largest allocation.
+    let added = verdicts
+        .iter()
+        .filter(|v| matches!(v, Verdict::Added(..)))
+        .count();
+    let mut files = Vec::with_capacity(added + missing.len() + 1024);
     let mut errors = Vec::new();
-    for (e, v) in walked.iter().zip(verdicts) {
+    // Reported paths and link targets are moved out of the walk, not copied.
+    for (e, v) in walked.iter_mut().zip(verdicts) {
         match v {
             Verdict::Added(category, reason) => {
                 let size = if e.meta.kind == FileKind::Regular {
@@ -273,10 +292,10 @@ pub fn classify(
                 t.bytes += size;
                 t.packed_by_default = category.packed_by_default();
                 files.push(Classified {
-                    path: e.path.clone(),
+                    path: std::mem::take(&mut e.path),
                     change: Change::Added,
                     meta: Some(e.meta),
-                    link_target: e.link_target.clone(),
+                    link_target: e.link_target.take(),
                     verify: None,
                     config: false,
                     marker: None,
@@ -342,10 +361,10 @@ pub fn classify(
                         totals.modified_bytes += e.meta.size;
                     }
                     files.push(Classified {
-                        path: e.path.clone(),
+                        path: std::mem::take(&mut e.path),
                         change: Change::Modified,
                         meta: Some(e.meta),
-                        link_target: e.link_target.clone(),
+                        link_target: e.link_target.take(),
                         verify: Some(flags),
                         config,
                         marker,
@@ -360,17 +379,6 @@ pub fn classify(
         }
     }
 
-    // Recorded paths that the walk did not find.
-    let mut missing: Vec<(&Vec<u8>, &Records)> = index
-        .map
-        .par_iter()
-        .filter(|(path, _)| {
-            walked
-                .binary_search_by(|e| e.path.as_slice().cmp(path.as_slice()))
-                .is_err()
-        })
-        .collect();
-    missing.sort_unstable_by(|a, b| a.0.cmp(b.0));
     for (path, recs) in missing {
         if ctx.excludes.covers(path) || ctx.skipped_mounts.covers(path) || unreadable.covers(path) {
             totals.not_checked += 1;
