@@ -224,17 +224,6 @@ pub fn classify(
             ((j.dev, j.ino), r)
         })
         .collect();
-    let mut cache_entries = Vec::new();
-    if ctx.cache.is_some() {
-        for j in &jobs {
-            let meta = &walked[j.entry].meta;
-            if let Some(Ok(digest::HashOutcome::Digests(d))) = hashed.get(&(j.dev, j.ino)) {
-                if verify_cache::cacheable(meta, ctx.scan_start) {
-                    cache_entries.push((verify_cache::Key::of(meta), d.clone()));
-                }
-            }
-        }
-    }
 
     let mut totals = Totals {
         walked_entries: walked.len() as u64,
@@ -378,6 +367,22 @@ pub fn classify(
             }
         }
     }
+
+    // The next scan's cache: the digests move out of `hashed`, which is done with.
+    let mut hashed = hashed;
+    let mut cache_entries = Vec::new();
+    if ctx.cache.is_some() {
+        for j in &jobs {
+            let meta = &walked[j.entry].meta;
+            if !verify_cache::cacheable(meta, ctx.scan_start) {
+                continue;
+            }
+            if let Some(Ok(digest::HashOutcome::Digests(d))) = hashed.remove(&(j.dev, j.ino)) {
+                cache_entries.push((verify_cache::Key::of(meta), d));
+            }
+        }
+    }
+    drop(hashed);
 
     for (path, recs) in missing {
         if ctx.excludes.covers(path) || ctx.skipped_mounts.covers(path) || unreadable.covers(path) {
