@@ -23,6 +23,7 @@ fn main() {
         mtime: 1_790_000_000,
         mtime_nsec: 123_456_789,
         ctime: 1_790_000_000,
+        ctime_nsec: 0,
         dev: 2049,
         ino: 1,
         nlink: 1,
@@ -73,6 +74,7 @@ fn main() {
         totals: &totals,
         timings: &timings,
         accounts: &accounts,
+        verify_cache: &Default::default(),
     };
     let path = std::env::temp_dir().join("livescan-report-scale.json");
     let t = Instant::now();

@@ -8,7 +8,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 corpus=$here/corpus
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-mkdir -p "$corpus"/{rpm_header,rpm_bdb,rpm_ndb,dpkg_status,apk_installed,pacman_mtree,pacman_desc,caps,storage_disk,storage_text}
+mkdir -p "$corpus"/{rpm_header,rpm_bdb,rpm_ndb,dpkg_status,apk_installed,pacman_mtree,pacman_desc,caps,storage_disk,storage_text,verify_cache}
+
 
 # --- rpm: a tiny package with a config file, a symlink, a ghost and caps -------------------
 mkdir -p "$work/top/SPECS" "$work/root"
@@ -62,6 +63,15 @@ touch "$work/droot/var/lib/dpkg/status"
 dpkg --root="$work/droot" --admindir="$work/droot/var/lib/dpkg" --log=/dev/null \
   --force-script-chrootless -i "$work/tiny.deb" >/dev/null
 cp "$work/droot/var/lib/dpkg/status" "$corpus/dpkg_status/tiny.status"
+
+# --- verify cache: what `livescan scan` writes for that root (the cache leaves out files
+# changed in the last 2 s, hence the wait) -----------------------------------------------------
+sleep 3
+printf '27 1 254:0 / / rw - ext4 /dev/vda rw\n' > "$work/mountinfo"
+(cd "$here/.." && cargo run --release --quiet --bin livescan -- scan --root "$work/droot" \
+  --mountinfo "$work/mountinfo" --cache-dir "$work/cache" --lock-file "$work/lock" \
+  --report /dev/null --quiet)
+cp "$work/cache/verify-cache" "$corpus/verify_cache/tiny-dpkg"
 
 # --- pacman: an mtree as makepkg writes it (bsdtar, same keywords), gzip-compressed -----------
 mkdir -p "$work/pkg/usr/bin" "$work/pkg/etc"

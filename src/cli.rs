@@ -219,6 +219,13 @@ pub struct ScanArgs {
     /// Single-instance lock file [default: /run/lock/livescan.lock or a fallback]
     #[arg(long, value_name = "FILE")]
     pub lock_file: Option<PathBuf>,
+    /// Directory of the verify cache: digests of the previous scan, reused for files whose
+    /// lstat (device, inode, size, mtime, ctime) has not changed [default: /var/lib/livescan]
+    #[arg(long, value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+    /// Hash every file, and neither read nor write the verify cache
+    #[arg(long)]
+    pub no_cache: bool,
     /// Print no summary
     #[arg(short, long)]
     pub quiet: bool,

@@ -31,6 +31,10 @@ pub struct ScanConfig {
     pub nice: Option<i32>,
     /// Use the idle I/O scheduling class.
     pub ionice_idle: Option<bool>,
+    /// Directory of the verify cache (default /var/lib/livescan).
+    pub cache_dir: Option<PathBuf>,
+    /// `false`: no verify cache (as `--no-cache`).
+    pub verify_cache: Option<bool>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -75,10 +79,11 @@ mod tests {
     #[test]
     fn parses_known_keys() {
         let c =
-            parse("[scan]\nexclude = [\"/srv/scratch\"]\njobs = 2\nlock_wait_secs = 5\n").unwrap();
+            parse("[scan]\nexclude = [\"/srv/scratch\"]\njobs = 2\nlock_wait_secs = 5\nverify_cache = false\n").unwrap();
         assert_eq!(c.scan.exclude, vec!["/srv/scratch"]);
         assert_eq!(c.scan.jobs, Some(2));
         assert_eq!(c.scan.lock_wait_secs, Some(5));
+        assert_eq!(c.scan.verify_cache, Some(false));
     }
 
     #[test]

@@ -116,6 +116,12 @@ pub fn scan_phase(args: &ScanArgs, cfg: &config::Config) -> Result<ScanRun, Exit
         profile: livescan::profile::ProfileOptions {
             include_password_hashes: args.include_password_hashes,
         },
+        cache_dir: (!args.no_cache && cfg.scan.verify_cache != Some(false)).then(|| {
+            args.cache_dir
+                .clone()
+                .or(cfg.scan.cache_dir.clone())
+                .unwrap_or_else(|| PathBuf::from(livescan::classify::verify_cache::DEFAULT_DIR))
+        }),
     };
     let result = match scan::run(&opts) {
         Ok(r) => r,
@@ -176,6 +182,7 @@ pub fn with_report_input<T>(run: &ScanRun, f: impl FnOnce(&ReportInput) -> T) ->
         totals: &c.totals,
         timings: &result.timings,
         accounts: &result.accounts,
+        verify_cache: &result.cache,
     })
 }
 

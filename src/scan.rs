@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use crate::accounts::Accounts;
+use crate::classify::verify_cache::{self, CacheInfo};
 use crate::classify::{self, Classification};
 use crate::lock;
 use crate::pkgdb::{self, DbContents, DbError, PackageDb};
@@ -26,6 +27,8 @@ pub struct ScanOptions {
     pub sys_dir: Option<PathBuf>,
     /// What goes into the install profile (`--include-password-hashes`).
     pub profile: profile::ProfileOptions,
+    /// Directory of the verify cache (`--cache-dir`); `None` = `--no-cache`.
+    pub cache_dir: Option<PathBuf>,
 }
 
 pub struct ScanResult {
@@ -42,6 +45,8 @@ pub struct ScanResult {
     pub errors: Vec<WalkError>,
     pub excluded: u64,
     pub timings: Timings,
+    /// What happened to the verify cache, for the report and the summary.
+    pub cache: CacheInfo,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -58,6 +63,10 @@ pub enum ScanError {
 
 pub fn run(opts: &ScanOptions) -> Result<ScanResult, ScanError> {
     let started = Instant::now();
+    let scan_start = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
     if !opts.root.is_dir() {
         return Err(ScanError::BadRoot(opts.root.clone()));
     }
@@ -87,7 +96,7 @@ pub fn run(opts: &ScanOptions) -> Result<ScanResult, ScanError> {
         excludes: &excludes,
         skip_mounts: &skip,
     };
-    let ((walked, walk_s), (db_results, db_s)) = rayon::join(
+    let ((mut walked, walk_s), (db_results, db_s)) = rayon::join(
         || {
             let t = Instant::now();
             (walk::walk(&walk_opts), t.elapsed().as_secs_f64())
@@ -108,6 +117,7 @@ pub fn run(opts: &ScanOptions) -> Result<ScanResult, ScanError> {
 
     let accounts = Accounts::load(&root);
     let swap_files = swap_files(&root);
+    let (cache, mut cache_info, root_id) = load_cache(opts, &root);
     let t = Instant::now();
     let prelink = classify::prelink::Prelink::detect(&root);
     let ctx = classify::Context {
@@ -117,9 +127,18 @@ pub fn run(opts: &ScanOptions) -> Result<ScanResult, ScanError> {
         skipped_mounts: &skip,
         swap_files: &swap_files,
         prelink: prelink.as_ref(),
+        cache: cache.as_ref(),
+        scan_start,
     };
-    let classification = classify::classify(&ctx, &walked.entries, &walked.errors, &databases);
+    let mut classification =
+        classify::classify(&ctx, &mut walked.entries, &walked.errors, &databases);
     let classify_s = t.elapsed().as_secs_f64();
+    drop(cache);
+    // The walk's records are no longer needed (what is reported was moved out of them):
+    // give the memory back before the report and the overlay are written.
+    drop(std::mem::take(&mut walked.entries));
+    release_free_memory();
+    save_cache(&mut cache_info, root_id.as_ref(), &mut classification);
 
     let mut errors = walked.errors;
     errors.extend(classification.errors.iter().cloned());
@@ -136,6 +155,7 @@ pub fn run(opts: &ScanOptions) -> Result<ScanResult, ScanError> {
         classification,
         errors,
         excluded: walked.excluded,
+        cache: cache_info,
         timings: Timings {
             walk_s,
             databases_s: db_s,
@@ -143,6 +163,85 @@ pub fn run(opts: &ScanOptions) -> Result<ScanResult, ScanError> {
             total_s: started.elapsed().as_secs_f64(),
         },
     })
+}
+
+/// The previous scan's verify cache, if there is a usable one. A damaged file is
+/// reported with a warning and rebuilt; one for another root or version is rebuilt quietly.
+fn load_cache(
+    opts: &ScanOptions,
+    root: &RootFs,
+) -> (
+    Option<classify::verify_cache::VerifyCache>,
+    CacheInfo,
+    Option<verify_cache::RootId>,
+) {
+    let Some(dir) = &opts.cache_dir else {
+        return (None, CacheInfo::default(), None);
+    };
+    let file = dir.join(verify_cache::FILE_NAME);
+    let mut info = CacheInfo {
+        file: Some(file.clone()),
+        ..Default::default()
+    };
+    let root_id = match verify_cache::RootId::of(root.root()) {
+        Ok(id) => id,
+        Err(e) => {
+            log::warn!("verify cache not used: root {}: {e}", root.root().display());
+            return (None, info, None);
+        }
+    };
+    let cache = match verify_cache::VerifyCache::load(&file, &root_id) {
+        Ok(c) => {
+            info.loaded = c.len();
+            c
+        }
+        Err(verify_cache::LoadError::Absent) => Default::default(),
+        Err(e) => {
+            if e.is_damage() {
+                log::warn!(
+                    "verify cache {}: {e}; ignored, every file is hashed and the cache rebuilt",
+                    file.display()
+                );
+            } else {
+                log::info!("verify cache {}: {e}; rebuilt", file.display());
+            }
+            info.rebuilt_because = Some(e.to_string());
+            Default::default()
+        }
+    };
+    (Some(cache), info, Some(root_id))
+}
+
+/// Write what this scan hashed (or found in the cache) for the next one. A cache that
+/// cannot be written costs the next scan time, never correctness: a warning, no error.
+fn save_cache(
+    info: &mut CacheInfo,
+    root_id: Option<&verify_cache::RootId>,
+    classification: &mut Classification,
+) {
+    let entries = std::mem::take(&mut classification.cache_entries);
+    let (Some(file), Some(root_id)) = (&info.file, root_id) else {
+        return;
+    };
+    let Some(dir) = file.parent() else { return };
+    let bytes = verify_cache::encode(root_id, entries.iter().map(|(k, c)| (*k, c)));
+    match verify_cache::save(dir, &bytes) {
+        Ok(_) => info.saved = entries.len().min(verify_cache::MAX_ENTRIES),
+        Err(e) => log::warn!(
+            "verify cache not written to {}: {e} (--cache-dir DIR or --no-cache)",
+            file.display()
+        ),
+    }
+}
+
+/// glibc keeps freed memory in its per-thread arenas; hand it back to the system. musl
+/// (the shipped build) returns large frees by itself.
+fn release_free_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only walks glibc's own free lists.
+    unsafe {
+        libc::malloc_trim(0);
+    }
 }
 
 fn db_info(db: &dyn PackageDb, c: &DbContents) -> DatabaseInfo {

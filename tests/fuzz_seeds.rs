@@ -153,3 +153,11 @@ fn storage_text_seeds_parse() {
     let m = livescan::walk::mounts::parse_mountinfo(&seed("storage_text", "mountinfo")).unwrap();
     assert_eq!(m.len(), 2);
 }
+
+#[test]
+fn verify_cache_seed_is_what_the_scan_wrote() {
+    let data = seed("verify_cache", "tiny-dpkg");
+    let c = livescan::classify::verify_cache::decode_any_root(&data).unwrap();
+    // The tiny package's conffile and data file.
+    assert_eq!(c.len(), 2);
+}

@@ -195,6 +195,11 @@ pub static RULES: &[Rule] = &[
     rule(Under("/var/cache/apt"), Regenerable, "apt cache"),
     rule(Under("/var/cache/yum"), Regenerable, "yum cache"),
     rule(Under("/var/cache/dnf"), Regenerable, "dnf cache"),
+    rule(
+        Under("/var/lib/livescan"),
+        Regenerable,
+        "livescan's own state (verify cache: rebuilt by the next scan)",
+    ),
     // --- running databases: a file copy of a live server is torn
     rule(
         Under("/var/lib/mysql"),

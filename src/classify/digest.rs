@@ -89,6 +89,15 @@ impl Computed {
             .find(|(a, _)| *a == algo)
             .map(|(_, v)| v.as_slice())
     }
+
+    /// Digests read back from the verify cache (one value per algorithm, full length).
+    pub fn from_parts(parts: Vec<(DigestAlgo, Vec<u8>)>) -> Computed {
+        Computed(parts)
+    }
+
+    pub fn parts(&self) -> &[(DigestAlgo, Vec<u8>)] {
+        &self.0
+    }
 }
 
 /// Several hash functions fed from one read.

@@ -10,6 +10,7 @@ pub mod category;
 pub mod digest;
 pub mod prelink;
 pub mod verify;
+pub mod verify_cache;
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -72,6 +73,11 @@ pub struct Context<'a> {
     /// Set when the root uses prelink: size/digest mismatches of ELF files are re-checked
     /// on the un-prelinked content.
     pub prelink: Option<&'a prelink::Prelink>,
+    /// Digests of the previous scan; `None` with `--no-cache` (then nothing is collected
+    /// for the next one either).
+    pub cache: Option<&'a verify_cache::VerifyCache>,
+    /// When the scan started (seconds since the epoch): files changed later are not cached.
+    pub scan_start: i64,
 }
 
 #[derive(Debug, Default, Clone, Serialize)]
@@ -96,8 +102,12 @@ pub struct Totals {
     pub not_installed: BTreeMap<&'static str, u64>,
     /// Recorded paths below an exclude, a skipped mount or an unreadable directory.
     pub not_checked: u64,
+    /// Files (inodes) actually read and hashed, and their bytes.
     pub hashed_files: u64,
     pub hashed_bytes: u64,
+    /// Files whose digests came from the verify cache (unchanged since the last scan).
+    pub cached_files: u64,
+    pub cached_bytes: u64,
     /// Prelinked files whose original (prelink undone) matches the package.
     pub prelinked_unchanged: u64,
     pub changed_while_read: u64,
@@ -110,6 +120,8 @@ pub struct Classification {
     pub totals: Totals,
     /// Files that could not be read or changed while read (they make the run "partial").
     pub errors: Vec<WalkError>,
+    /// What the next scan's verify cache should hold (empty without a cache).
+    pub cache_entries: Vec<(verify_cache::Key, digest::Computed)>,
 }
 
 /// The records of one path: (database index, file record).
@@ -146,7 +158,7 @@ struct HashJob {
 
 pub fn classify(
     ctx: &Context,
-    walked: &[WalkedEntry],
+    walked: &mut [WalkedEntry],
     walk_errors: &[WalkError],
     dbs: &[DbContents],
 ) -> Classification {
@@ -188,9 +200,24 @@ pub fn classify(
         }
         same
     });
+    // A file unchanged since the last scan (same lstat key, ctime included) is not read.
+    let from_cache: Vec<Option<&digest::Computed>> = jobs
+        .iter()
+        .map(|j| {
+            ctx.cache
+                .and_then(|c| c.lookup(&walked[j.entry].meta, j.algos))
+        })
+        .collect();
     let hashed: HashMap<(u64, u64), Result<digest::HashOutcome, String>> = jobs
         .par_iter()
-        .map(|j| {
+        .zip(&from_cache)
+        .map(|(j, cached)| {
+            if let Some(c) = cached {
+                return (
+                    (j.dev, j.ino),
+                    Ok(digest::HashOutcome::Digests((*c).clone())),
+                );
+            }
             let e = &walked[j.entry];
             let r = digest::hash_file(&ctx.root.host_path(&e.path), &e.meta, j.algos)
                 .map_err(|e| e.to_string());
@@ -208,14 +235,38 @@ pub fn classify(
         packaged_paths: index.map.len() as u64,
         ..Default::default()
     };
-    for j in &jobs {
-        totals.hashed_files += 1;
-        totals.hashed_bytes += walked[j.entry].meta.size;
+    for (j, cached) in jobs.iter().zip(&from_cache) {
+        if cached.is_some() {
+            totals.cached_files += 1;
+            totals.cached_bytes += walked[j.entry].meta.size;
+        } else {
+            totals.hashed_files += 1;
+            totals.hashed_bytes += walked[j.entry].meta.size;
+        }
     }
 
-    let mut files = Vec::new();
+    // Recorded paths that the walk did not find (before the loop below moves the walked
+    // paths into the records it reports).
+    let mut missing: Vec<(&Vec<u8>, &Records)> = index
+        .map
+        .par_iter()
+        .filter(|(path, _)| {
+            walked
+                .binary_search_by(|e| e.path.as_slice().cmp(path.as_slice()))
+                .is_err()
+        })
+        .collect();
+    missing.sort_unstable_by(|a, b| a.0.cmp(b.0));
+
+    // Sized once: on a tree of a million unowned files this is the largest allocation.
+    let added = verdicts
+        .iter()
+        .filter(|v| matches!(v, Verdict::Added(..)))
+        .count();
+    let mut files = Vec::with_capacity(added + missing.len() + 1024);
     let mut errors = Vec::new();
-    for (e, v) in walked.iter().zip(verdicts) {
+    // Reported paths and link targets are moved out of the walk, not copied.
+    for (e, v) in walked.iter_mut().zip(verdicts) {
         match v {
             Verdict::Added(category, reason) => {
                 let size = if e.meta.kind == FileKind::Regular {
@@ -230,10 +281,10 @@ pub fn classify(
                 t.bytes += size;
                 t.packed_by_default = category.packed_by_default();
                 files.push(Classified {
-                    path: e.path.clone(),
+                    path: std::mem::take(&mut e.path),
                     change: Change::Added,
                     meta: Some(e.meta),
-                    link_target: e.link_target.clone(),
+                    link_target: e.link_target.take(),
                     verify: None,
                     config: false,
                     marker: None,
@@ -299,10 +350,10 @@ pub fn classify(
                         totals.modified_bytes += e.meta.size;
                     }
                     files.push(Classified {
-                        path: e.path.clone(),
+                        path: std::mem::take(&mut e.path),
                         change: Change::Modified,
                         meta: Some(e.meta),
-                        link_target: e.link_target.clone(),
+                        link_target: e.link_target.take(),
                         verify: Some(flags),
                         config,
                         marker,
@@ -317,17 +368,22 @@ pub fn classify(
         }
     }
 
-    // Recorded paths that the walk did not find.
-    let mut missing: Vec<(&Vec<u8>, &Records)> = index
-        .map
-        .par_iter()
-        .filter(|(path, _)| {
-            walked
-                .binary_search_by(|e| e.path.as_slice().cmp(path.as_slice()))
-                .is_err()
-        })
-        .collect();
-    missing.sort_unstable_by(|a, b| a.0.cmp(b.0));
+    // The next scan's cache: the digests move out of `hashed`, which is done with.
+    let mut hashed = hashed;
+    let mut cache_entries = Vec::new();
+    if ctx.cache.is_some() {
+        for j in &jobs {
+            let meta = &walked[j.entry].meta;
+            if !verify_cache::cacheable(meta, ctx.scan_start) {
+                continue;
+            }
+            if let Some(Ok(digest::HashOutcome::Digests(d))) = hashed.remove(&(j.dev, j.ino)) {
+                cache_entries.push((verify_cache::Key::of(meta), d));
+            }
+        }
+    }
+    drop(hashed);
+
     for (path, recs) in missing {
         if ctx.excludes.covers(path) || ctx.skipped_mounts.covers(path) || unreadable.covers(path) {
             totals.not_checked += 1;
@@ -365,6 +421,7 @@ pub fn classify(
         files,
         totals,
         errors,
+        cache_entries,
     }
 }
 

@@ -37,7 +37,7 @@ fn run_with(
     prelink: Option<&prelink::Prelink>,
 ) -> Classification {
     let skip = Excludes::default();
-    let walked = walk::walk(&WalkOptions {
+    let mut walked = walk::walk(&WalkOptions {
         root,
         excludes,
         skip_mounts: &skip,
@@ -50,8 +50,10 @@ fn run_with(
         skipped_mounts: &skip,
         swap_files: &[],
         prelink,
+        cache: None,
+        scan_start: 0,
     };
-    classify(&ctx, &walked.entries, &walked.errors, &[db])
+    classify(&ctx, &mut walked.entries, &walked.errors, &[db])
 }
 
 fn changes(c: &Classification) -> Vec<(String, Change)> {

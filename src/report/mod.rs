@@ -11,6 +11,7 @@ use std::io::{self, Write};
 use serde::Serialize;
 
 use crate::accounts::Accounts;
+use crate::classify::verify_cache::CacheInfo;
 use crate::classify::{Category, Change, Classified, Totals};
 use crate::pkgdb::{DbFormat, Owner, Package};
 use crate::profile::Profile;
@@ -166,6 +167,7 @@ pub struct ReportInput<'a> {
     pub totals: &'a Totals,
     pub timings: &'a Timings,
     pub accounts: &'a Accounts,
+    pub verify_cache: &'a CacheInfo,
 }
 
 fn field<W: Write, T: Serialize + ?Sized>(
@@ -238,6 +240,7 @@ pub fn write_report<W: Write>(w: &mut W, r: &ReportInput) -> io::Result<()> {
     array(w, "files", r.files.iter().map(|f| file_view(f, r)))?;
     array(w, "errors", r.errors.iter())?;
     field(w, "totals", r.totals, false)?;
+    field(w, "verify_cache", r.verify_cache, false)?;
     field(w, "timings", r.timings, true)?;
     w.write_all(b"}\n")?;
     w.flush()

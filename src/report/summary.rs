@@ -110,13 +110,23 @@ pub fn render(s: &SummaryInput) -> String {
         count(t.walked_entries),
         human_bytes(t.walked_bytes)
     );
-    let _ = writeln!(
+    let _ = write!(
         out,
         "  verified   {} packaged paths unchanged; {} files hashed ({})",
         count(t.unchanged),
         count(t.hashed_files),
         human_bytes(t.hashed_bytes)
     );
+    let _ = if t.cached_files > 0 {
+        writeln!(
+            out,
+            ", {} unchanged since the last scan ({}, verify cache)",
+            count(t.cached_files),
+            human_bytes(t.cached_bytes)
+        )
+    } else {
+        writeln!(out)
+    };
     let conf = s
         .files
         .iter()

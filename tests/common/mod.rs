@@ -503,6 +503,9 @@ impl Root {
             .arg(self.tmp.path().join("livescan.lock"))
             .arg("--mountinfo")
             .arg(self.tmp.path().join("mountinfo"))
+            // Each root its own verify cache: tests never touch the host's /var/lib/livescan.
+            .arg("--cache-dir")
+            .arg(self.tmp.path().join("cache"))
             .args(extra)
             .env_remove("RUST_LOG");
         cmd

@@ -1,0 +1,555 @@
+//! The verify cache: digests computed by an earlier scan, so a rescan of an unchanged host
+//! reads only the files that changed.
+//!
+//! What is cached is what was *computed* from a file's content (one full digest per
+//! algorithm), never a verdict: every scan compares it with the digest the package database
+//! records now, so an upgraded package, another database or another expected digest is never
+//! judged on stale data. A cached digest is used only when the walk's `lstat` of the file
+//! equals the key exactly: device, inode, size, mtime and ctime (both to the nanosecond). The
+//! ctime is the part no one can set: rewriting a file and putting its mtime back with
+//! `touch -d` still moves it, so a changed file is never missed.
+//!
+//! Files whose ctime or mtime is not safely older than the scan's start are not cached (git
+//! handles its "racily clean" index entries the same way): a write landing in the same
+//! timestamp tick as our read could otherwise keep the key and change the content.
+//!
+//! There is one cache file per cache directory, for one root. It is checked as a whole
+//! (BLAKE3 trailer) and rebuilt, never trusted, when it is corrupt, truncated, too large,
+//! from another format version or for another root; it is written to a temporary file in
+//! the same directory and renamed, so a crash leaves the previous cache or none.
+
+use std::collections::HashMap;
+use std::fs;
+use std::io::Write;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+
+use crate::classify::digest::Computed;
+use crate::pkgdb::digest::{AlgoSet, DigestAlgo};
+use crate::walk::Meta;
+
+/// Default directory of the cache file (`--cache-dir`, `scan.cache_dir`).
+pub const DEFAULT_DIR: &str = "/var/lib/livescan";
+/// The file's name inside the cache directory.
+pub const FILE_NAME: &str = "verify-cache";
+
+const MAGIC: &[u8; 8] = b"LSVCACHE";
+/// Bumped whenever the layout or the meaning of an entry changes.
+const VERSION: u32 = 1;
+/// Bytes of a fixed entry before its digests.
+const ENTRY_FIXED: usize = 8 + 8 + 8 + 8 + 4 + 8 + 4 + 1;
+const TRAILER: usize = 32;
+/// Longest root path stored (PATH_MAX).
+const MAX_ROOT_LEN: usize = 4096;
+/// Bound on the file read back and on the entries written: a host with more hashed files
+/// than this simply rehashes the rest.
+pub const MAX_ENTRIES: usize = 4_000_000;
+const MAX_FILE_BYTES: u64 = 512 << 20;
+/// Files changed less than this long before the scan started are not cached (coarse
+/// timestamp filesystems tick in up to 2 s).
+const RACY_SECS: i64 = 2;
+
+/// Which scanned root a cache describes: its absolute path and its directory's inode.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RootId {
+    pub path: Vec<u8>,
+    pub dev: u64,
+    pub ino: u64,
+}
+
+impl RootId {
+    pub fn of(root: &Path) -> std::io::Result<RootId> {
+        let path = fs::canonicalize(root)?;
+        let m = fs::metadata(&path)?;
+        Ok(RootId {
+            path: path.as_os_str().as_bytes().to_vec(),
+            dev: m.dev(),
+            ino: m.ino(),
+        })
+    }
+}
+
+/// The exact `lstat` fields a cached digest is valid for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Key {
+    pub dev: u64,
+    pub ino: u64,
+    pub size: u64,
+    pub mtime: i64,
+    pub mtime_nsec: u32,
+    pub ctime: i64,
+    pub ctime_nsec: u32,
+}
+
+impl Key {
+    pub fn of(m: &Meta) -> Key {
+        Key {
+            dev: m.dev,
+            ino: m.ino,
+            size: m.size,
+            mtime: m.mtime,
+            mtime_nsec: m.mtime_nsec,
+            ctime: m.ctime,
+            ctime_nsec: m.ctime_nsec,
+        }
+    }
+}
+
+/// Why a cache file was not used. Absent and "for another root/version" are normal; the
+/// others deserve a warning.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("no cache yet")]
+    Absent,
+    #[error("{0}")]
+    Unreadable(std::io::Error),
+    #[error("{0} bytes, more than the {MAX_FILE_BYTES}-byte bound")]
+    TooLarge(u64),
+    #[error("corrupt at offset {offset}: {what}")]
+    Corrupt { offset: usize, what: &'static str },
+    #[error("written by another format version ({0})")]
+    OtherVersion(u32),
+    #[error("describes another root ({0})")]
+    OtherRoot(String),
+}
+
+impl LoadError {
+    /// True for the cases a user should hear about (the file exists and is damaged).
+    pub fn is_damage(&self) -> bool {
+        matches!(
+            self,
+            LoadError::Unreadable(_) | LoadError::TooLarge(_) | LoadError::Corrupt { .. }
+        )
+    }
+}
+
+/// Digests from the previous scan, by key.
+#[derive(Debug, Default)]
+pub struct VerifyCache {
+    entries: HashMap<Key, Computed>,
+}
+
+impl VerifyCache {
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// The digests of this file if the cache holds every algorithm in `algos` for exactly
+    /// this `lstat`.
+    pub fn lookup(&self, m: &Meta, algos: AlgoSet) -> Option<&Computed> {
+        let c = self.entries.get(&Key::of(m))?;
+        algos.iter().all(|a| c.get(a).is_some()).then_some(c)
+    }
+
+    /// Read `path`; anything but a whole, intact file for `root` is an error.
+    pub fn load(path: &Path, root: &RootId) -> Result<VerifyCache, LoadError> {
+        let file = match fs::File::open(path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(LoadError::Absent),
+            Err(e) => return Err(LoadError::Unreadable(e)),
+        };
+        let len = file.metadata().map_err(LoadError::Unreadable)?.len();
+        if len > MAX_FILE_BYTES {
+            return Err(LoadError::TooLarge(len));
+        }
+        let mut data = Vec::with_capacity(len as usize);
+        std::io::Read::read_to_end(&mut std::io::Read::take(file, MAX_FILE_BYTES), &mut data)
+            .map_err(LoadError::Unreadable)?;
+        decode(&data, root)
+    }
+}
+
+/// Is a file with this `lstat`, hashed in a scan that started at `scan_start` (seconds since
+/// the epoch), safe to cache? Not when it changed too close to the scan (see the module doc).
+pub fn cacheable(m: &Meta, scan_start: i64) -> bool {
+    m.ctime < scan_start - RACY_SECS && m.mtime < scan_start - RACY_SECS
+}
+
+/// What happened to the verify cache in one scan (the report's `verify_cache`).
+#[derive(Debug, Default, Clone, serde::Serialize)]
+pub struct CacheInfo {
+    /// The cache file; `None` with `--no-cache`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<PathBuf>,
+    /// Entries read from the previous scan's cache (0: none, or not usable).
+    pub loaded: usize,
+    /// Why the previous cache was not used, when it existed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rebuilt_because: Option<String>,
+    /// Entries written for the next scan.
+    pub saved: usize,
+}
+
+struct Reader<'a> {
+    data: &'a [u8],
+    pos: usize,
+}
+
+impl Reader<'_> {
+    fn take(&mut self, n: usize, what: &'static str) -> Result<&[u8], LoadError> {
+        let end = self
+            .pos
+            .checked_add(n)
+            .filter(|&e| e <= self.data.len())
+            .ok_or(LoadError::Corrupt {
+                offset: self.pos,
+                what,
+            })?;
+        let s = &self.data[self.pos..end];
+        self.pos = end;
+        Ok(s)
+    }
+    fn u64(&mut self, what: &'static str) -> Result<u64, LoadError> {
+        let b = self.take(8, what)?;
+        Ok(u64::from_le_bytes(b.try_into().unwrap_or_default()))
+    }
+    fn u32(&mut self, what: &'static str) -> Result<u32, LoadError> {
+        let b = self.take(4, what)?;
+        Ok(u32::from_le_bytes(b.try_into().unwrap_or_default()))
+    }
+}
+
+/// Bit `i` of an entry's algorithm byte is `DigestAlgo::ALL[i]`.
+fn algo_index(a: DigestAlgo) -> usize {
+    DigestAlgo::ALL.iter().position(|x| *x == a).unwrap_or(0)
+}
+
+/// Parse a cache file's bytes (the fuzz target's entry point). Bounded: the whole input
+/// is checked against its trailer first, and the entry count against the bytes present.
+pub fn decode(data: &[u8], root: &RootId) -> Result<VerifyCache, LoadError> {
+    decode_for(data, Some(root))
+}
+
+/// [`decode`] accepting whatever root the file names (the fuzz target: mutations of the
+/// root's identity must still reach the entries).
+pub fn decode_any_root(data: &[u8]) -> Result<VerifyCache, LoadError> {
+    decode_for(data, None)
+}
+
+fn decode_for(data: &[u8], root: Option<&RootId>) -> Result<VerifyCache, LoadError> {
+    if data.len() < MAGIC.len() + 4 + TRAILER || &data[..MAGIC.len()] != MAGIC {
+        return Err(LoadError::Corrupt {
+            offset: 0,
+            what: "not a livescan verify cache (magic)",
+        });
+    }
+    let body_len = data.len() - TRAILER;
+    if blake3::hash(&data[..body_len]).as_bytes() != &data[body_len..] {
+        return Err(LoadError::Corrupt {
+            offset: body_len,
+            what: "checksum mismatch (truncated or damaged)",
+        });
+    }
+    let mut r = Reader {
+        data: &data[..body_len],
+        pos: MAGIC.len(),
+    };
+    let version = r.u32("version")?;
+    if version != VERSION {
+        return Err(LoadError::OtherVersion(version));
+    }
+    let dev = r.u64("root device")?;
+    let ino = r.u64("root inode")?;
+    let root_len = r.u32("root path length")? as usize;
+    if root_len > MAX_ROOT_LEN {
+        return Err(LoadError::Corrupt {
+            offset: r.pos - 4,
+            what: "root path too long",
+        });
+    }
+    let path = r.take(root_len, "root path")?.to_vec();
+    if root.is_some_and(|root| path != root.path || dev != root.dev || ino != root.ino) {
+        return Err(LoadError::OtherRoot(
+            String::from_utf8_lossy(&path).into_owned(),
+        ));
+    }
+    let count = r.u64("entry count")?;
+    let left = (body_len - r.pos) as u64;
+    if count > MAX_ENTRIES as u64 || count.saturating_mul(ENTRY_FIXED as u64) > left {
+        return Err(LoadError::Corrupt {
+            offset: r.pos - 8,
+            what: "entry count larger than the file",
+        });
+    }
+    let mut entries = HashMap::with_capacity(count as usize);
+    for _ in 0..count {
+        let key = Key {
+            dev: r.u64("entry")?,
+            ino: r.u64("entry")?,
+            size: r.u64("entry")?,
+            mtime: r.u64("entry")? as i64,
+            mtime_nsec: r.u32("entry")?,
+            ctime: r.u64("entry")? as i64,
+            ctime_nsec: r.u32("entry")?,
+        };
+        let bits = r.take(1, "entry algorithms")?[0];
+        if bits == 0 || bits >> DigestAlgo::ALL.len() != 0 {
+            return Err(LoadError::Corrupt {
+                offset: r.pos - 1,
+                what: "unknown digest algorithm",
+            });
+        }
+        let mut parts = Vec::with_capacity(bits.count_ones() as usize);
+        for (i, a) in DigestAlgo::ALL.into_iter().enumerate() {
+            if bits & (1 << i) != 0 {
+                parts.push((a, r.take(a.output_len(), "digest")?.to_vec()));
+            }
+        }
+        entries.insert(key, Computed::from_parts(parts));
+    }
+    if r.pos != body_len {
+        return Err(LoadError::Corrupt {
+            offset: r.pos,
+            what: "bytes after the last entry",
+        });
+    }
+    Ok(VerifyCache { entries })
+}
+
+/// The bytes of a cache file for `root` holding `entries` (at most [`MAX_ENTRIES`]).
+pub fn encode<'a>(
+    root: &RootId,
+    entries: impl IntoIterator<Item = (Key, &'a Computed)>,
+) -> Vec<u8> {
+    let mut out = Vec::new();
+    out.extend_from_slice(MAGIC);
+    out.extend_from_slice(&VERSION.to_le_bytes());
+    out.extend_from_slice(&root.dev.to_le_bytes());
+    out.extend_from_slice(&root.ino.to_le_bytes());
+    let path = &root.path[..root.path.len().min(MAX_ROOT_LEN)];
+    out.extend_from_slice(&(path.len() as u32).to_le_bytes());
+    out.extend_from_slice(path);
+    let count_at = out.len();
+    out.extend_from_slice(&0u64.to_le_bytes());
+    let mut count: u64 = 0;
+    for (k, c) in entries.into_iter().take(MAX_ENTRIES) {
+        // Only full-length digests of known algorithms, each once: what decode accepts.
+        let mut parts: Vec<&(DigestAlgo, Vec<u8>)> = c
+            .parts()
+            .iter()
+            .filter(|(a, v)| v.len() == a.output_len())
+            .collect();
+        parts.sort_by_key(|(a, _)| algo_index(*a));
+        parts.dedup_by_key(|(a, _)| *a);
+        if parts.is_empty() {
+            continue;
+        }
+        out.extend_from_slice(&k.dev.to_le_bytes());
+        out.extend_from_slice(&k.ino.to_le_bytes());
+        out.extend_from_slice(&k.size.to_le_bytes());
+        out.extend_from_slice(&k.mtime.to_le_bytes());
+        out.extend_from_slice(&k.mtime_nsec.to_le_bytes());
+        out.extend_from_slice(&k.ctime.to_le_bytes());
+        out.extend_from_slice(&k.ctime_nsec.to_le_bytes());
+        out.push(parts.iter().fold(0u8, |b, (a, _)| b | 1 << algo_index(*a)));
+        for (_, v) in parts {
+            out.extend_from_slice(v);
+        }
+        count += 1;
+    }
+    out[count_at..count_at + 8].copy_from_slice(&count.to_le_bytes());
+    let sum = blake3::hash(&out);
+    out.extend_from_slice(sum.as_bytes());
+    out
+}
+
+/// Write `bytes` as `dir/verify-cache`: a 0600 temporary file in `dir` (created 0700 when
+/// missing), synced, then renamed over the old cache.
+pub fn save(dir: &Path, bytes: &[u8]) -> std::io::Result<PathBuf> {
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)?;
+    let target = dir.join(FILE_NAME);
+    let tmp = dir.join(format!(".{FILE_NAME}.{}.tmp", std::process::id()));
+    let result = (|| {
+        let mut f = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        fs::rename(&tmp, &target)
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result.map(|()| target)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn root() -> RootId {
+        RootId {
+            path: b"/".to_vec(),
+            dev: 1,
+            ino: 2,
+        }
+    }
+
+    fn key(ino: u64) -> Key {
+        Key {
+            dev: 9,
+            ino,
+            size: 100,
+            mtime: 1_700_000_000,
+            mtime_nsec: 5,
+            ctime: 1_700_000_001,
+            ctime_nsec: 6,
+        }
+    }
+
+    fn meta(k: Key) -> Meta {
+        Meta {
+            kind: crate::walk::FileKind::Regular,
+            mode: 0o100644,
+            uid: 0,
+            gid: 0,
+            size: k.size,
+            mtime: k.mtime,
+            mtime_nsec: k.mtime_nsec,
+            ctime: k.ctime,
+            ctime_nsec: k.ctime_nsec,
+            dev: k.dev,
+            ino: k.ino,
+            nlink: 1,
+            rdev: 0,
+            blocks: 8,
+        }
+    }
+
+    fn md5(v: u8) -> Computed {
+        Computed::from_parts(vec![(DigestAlgo::Md5, vec![v; 16])])
+    }
+
+    #[test]
+    fn round_trip_and_exact_keys() {
+        let both = Computed::from_parts(vec![
+            (DigestAlgo::Sha256, vec![3; 32]),
+            (DigestAlgo::Md5, vec![4; 16]),
+        ]);
+        let a = md5(1);
+        let bytes = encode(&root(), [(key(1), &a), (key(2), &both)]);
+        let c = decode(&bytes, &root()).unwrap();
+        assert_eq!(c.len(), 2);
+        let mut want_md5 = AlgoSet::default();
+        want_md5.insert(DigestAlgo::Md5);
+        let mut want_sha = AlgoSet::default();
+        want_sha.insert(DigestAlgo::Sha256);
+        assert_eq!(c.lookup(&meta(key(1)), want_md5), Some(&a));
+        assert_eq!(
+            c.lookup(&meta(key(1)), want_sha),
+            None,
+            "algorithm not cached"
+        );
+        let got = c.lookup(&meta(key(2)), want_sha.union(want_md5)).unwrap();
+        assert_eq!(got.get(DigestAlgo::Sha256), Some(&[3u8; 32][..]));
+        assert_eq!(got.get(DigestAlgo::Md5), Some(&[4u8; 16][..]));
+        // Any field of the key differing is a miss.
+        let base = meta(key(1));
+        for changed in [
+            Meta {
+                ctime_nsec: 7,
+                ..base
+            },
+            Meta { ctime: 1, ..base },
+            Meta {
+                mtime_nsec: 0,
+                ..base
+            },
+            Meta { size: 101, ..base },
+            Meta { dev: 8, ..base },
+        ] {
+            assert_eq!(c.lookup(&changed, want_md5), None, "{changed:?}");
+        }
+    }
+
+    #[test]
+    fn damage_other_roots_and_versions_are_refused() {
+        let a = md5(1);
+        let bytes = encode(&root(), [(key(1), &a), (key(2), &a)]);
+        for cut in [0, 7, 20, bytes.len() / 2, bytes.len() - 1] {
+            let e = decode(&bytes[..cut], &root()).unwrap_err();
+            assert!(e.is_damage(), "cut {cut}: {e}");
+        }
+        for flip in [9, 40, bytes.len() - 40, bytes.len() - 1] {
+            let mut b = bytes.clone();
+            b[flip] ^= 0x10;
+            assert!(decode(&b, &root()).unwrap_err().is_damage(), "flip {flip}");
+        }
+        let other = RootId {
+            path: b"/mnt/image".to_vec(),
+            ..root()
+        };
+        assert!(matches!(
+            decode(&bytes, &other),
+            Err(LoadError::OtherRoot(_))
+        ));
+        let moved = RootId { ino: 3, ..root() };
+        assert!(matches!(
+            decode(&bytes, &moved),
+            Err(LoadError::OtherRoot(_))
+        ));
+        // Another version, with a valid checksum: recognised as such, not as damage.
+        let mut v2 = bytes[..bytes.len() - TRAILER].to_vec();
+        v2[8..12].copy_from_slice(&2u32.to_le_bytes());
+        let sum = blake3::hash(&v2);
+        v2.extend_from_slice(sum.as_bytes());
+        assert!(matches!(
+            decode(&v2, &root()),
+            Err(LoadError::OtherVersion(2))
+        ));
+    }
+
+    #[test]
+    fn racy_files_are_not_cacheable() {
+        let m = meta(key(1));
+        assert!(cacheable(&m, m.ctime + 10));
+        assert!(
+            !cacheable(&m, m.ctime + 1),
+            "changed a second before the scan"
+        );
+        assert!(!cacheable(
+            &Meta {
+                mtime: m.ctime + 100,
+                ..m
+            },
+            m.ctime + 10
+        ));
+    }
+
+    #[test]
+    fn save_replaces_atomically_and_load_reads_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().join("state");
+        let a = md5(1);
+        let p = save(&d, &encode(&root(), [(key(1), &a)])).unwrap();
+        assert_eq!(VerifyCache::load(&p, &root()).unwrap().len(), 1);
+        save(&d, &encode(&root(), [(key(1), &a), (key(2), &a)])).unwrap();
+        assert_eq!(VerifyCache::load(&p, &root()).unwrap().len(), 2);
+        let names: Vec<_> = fs::read_dir(&d)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(
+            names,
+            vec![std::ffi::OsString::from(FILE_NAME)],
+            "no temporary left"
+        );
+        let mode = fs::metadata(&p).unwrap().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        assert!(matches!(
+            VerifyCache::load(&d.join("none"), &root()),
+            Err(LoadError::Absent)
+        ));
+    }
+}
