@@ -481,9 +481,7 @@ mod tests {
         let p = lock_file(dir.path(), "lock");
         let mut holder = Holder::new(&p, "fcntl.lockf(f, fcntl.LOCK_EX)");
         let files = [missing.clone(), p.clone()];
-        let started = Instant::now();
         let e = wait_for_db_locks(&files, ms(300)).unwrap_err();
-        let elapsed = started.elapsed();
         match &e {
             LockError::DbLocked { path, pid, waited } => {
                 assert_eq!(path, &p);
@@ -492,7 +490,6 @@ mod tests {
             }
             other => panic!("{other}"),
         }
-        assert!(elapsed < Duration::from_secs(5), "{elapsed:?}");
         let msg = e.to_string();
         assert!(
             msg.contains(&p.display().to_string()) && msg.contains("pid"),
@@ -502,9 +499,8 @@ mod tests {
         assert!(!missing.exists());
 
         holder.release();
-        let started = Instant::now();
+        // Released: Ok, where a held lock would be Err after the 300 ms.
         wait_for_db_locks(&files, ms(300)).unwrap();
-        assert!(started.elapsed() < ms(300));
     }
 
     #[test]
@@ -592,10 +588,10 @@ mod tests {
             dir.path().join("absent"),
             lock_file(dir.path(), "lock-frontend"),
         ];
-        let started = Instant::now();
+        // Ok at all means no wait ran out (a wait that wrongly started would end in Err
+        // after 30 s); no tighter wall-clock bound, which a loaded machine could break.
         wait_for_db_locks(&files, Duration::from_secs(30)).unwrap();
         wait_for_db_locks(&[], Duration::from_secs(30)).unwrap();
-        assert!(started.elapsed() < Duration::from_secs(1));
     }
 
     #[test]
