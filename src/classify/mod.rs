@@ -8,6 +8,7 @@
 pub mod caps;
 pub mod category;
 pub mod digest;
+pub mod md5_multi;
 pub mod prelink;
 pub mod verify;
 
