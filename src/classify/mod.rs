@@ -189,7 +189,10 @@ pub fn classify(
         }
         same
     });
-    let hashed: HashMap<(u64, u64), Result<digest::HashOutcome, String>> = jobs
+    // MD5 alone (dpkg, rpm's md5 packages): several files per thread in SIMD lanes.
+    let (md5_only, others): (Vec<&HashJob>, Vec<&HashJob>) =
+        jobs.iter().partition(|j| j.algos == md5_multi::md5_only());
+    let mut hashed: HashMap<(u64, u64), Result<digest::HashOutcome, String>> = others
         .par_iter()
         .map(|j| {
             let e = &walked[j.entry];
@@ -198,6 +201,16 @@ pub fn classify(
             ((j.dev, j.ino), r)
         })
         .collect();
+    let md5 = md5_multi::hash_files(md5_multi::Engine::detect(), md5_only.len(), |i| {
+        let e = &walked[md5_only[i].entry];
+        (ctx.root.host_path(&e.path), &e.meta)
+    });
+    hashed.extend(
+        md5_only
+            .iter()
+            .zip(md5)
+            .map(|(j, r)| ((j.dev, j.ino), r.map_err(|e| e.to_string()))),
+    );
 
     let mut totals = Totals {
         walked_entries: walked.len() as u64,

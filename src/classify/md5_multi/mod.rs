@@ -96,7 +96,8 @@ pub fn md5_buffers(engine: Engine, bufs: &[&[u8]]) -> Vec<[u8; 16]> {
     }
 }
 
-fn md5_only() -> AlgoSet {
+/// The algorithms of a file this module hashes: MD5 alone.
+pub fn md5_only() -> AlgoSet {
     let mut a = AlgoSet::default();
     a.insert(DigestAlgo::Md5);
     a
