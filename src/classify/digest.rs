@@ -83,6 +83,11 @@ fn mostly_cached(file: &File, size: u64) -> bool {
 pub struct Computed(Vec<(DigestAlgo, Vec<u8>)>);
 
 impl Computed {
+    /// An MD5 computed elsewhere (the multi-buffer hasher).
+    pub fn md5(digest: [u8; 16]) -> Computed {
+        Computed(vec![(DigestAlgo::Md5, digest.to_vec())])
+    }
+
     pub fn get(&self, algo: DigestAlgo) -> Option<&[u8]> {
         self.0
             .iter()
@@ -156,22 +161,77 @@ pub fn hash_bytes(data: &[u8], algos: AlgoSet) -> Computed {
     h.finish()
 }
 
+/// A regular file opened for hashing: the one the walk saw, read without touching its
+/// atime, and dropped from the page cache when closed unless it was cached already.
+pub struct GentleFile {
+    file: File,
+    before: std::fs::Metadata,
+    was_cached: bool,
+    /// Bytes read so far.
+    total: u64,
+}
+
+impl GentleFile {
+    /// Opens the file at `path`, which the walk saw with metadata `seen`; `Ok(Err(reason))`
+    /// when it is not that file any more.
+    pub fn open(path: &Path, seen: &Meta) -> std::io::Result<Result<GentleFile, &'static str>> {
+        let file = open_gently(path)?;
+        let before = file.metadata()?;
+        if before.ino() != seen.ino || before.dev() != seen.dev {
+            return Ok(Err("replaced since the walk"));
+        }
+        // Drop the pages afterwards only if we are the ones bringing them in: pages that were
+        // already cached belong to the workload (or to the previous scan) and stay.
+        let was_cached = mostly_cached(&file, before.size());
+        let fd = std::os::fd::AsFd::as_fd(&file);
+        let _ = posix_fadvise(fd, 0, 0, PosixFadviseAdvice::POSIX_FADV_SEQUENTIAL);
+        Ok(Ok(GentleFile {
+            file,
+            before,
+            was_cached,
+            total: 0,
+        }))
+    }
+
+    /// After the last read: `Some(reason)` when the file changed while it was read (size,
+    /// mtime, or not as many bytes read as it holds).
+    pub fn changed(&self) -> std::io::Result<Option<&'static str>> {
+        let after = self.file.metadata()?;
+        let before = &self.before;
+        Ok((after.size() != before.size()
+            || after.mtime() != before.mtime()
+            || after.mtime_nsec() != before.mtime_nsec()
+            || self.total != after.size())
+        .then_some("changed while read"))
+    }
+}
+
+impl Read for GentleFile {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.file.read(buf)?;
+        self.total += n as u64;
+        Ok(n)
+    }
+}
+
+impl Drop for GentleFile {
+    fn drop(&mut self) {
+        if !self.was_cached {
+            let fd = std::os::fd::AsFd::as_fd(&self.file);
+            let _ = posix_fadvise(fd, 0, 0, PosixFadviseAdvice::POSIX_FADV_DONTNEED);
+        }
+    }
+}
+
 /// Digests, with every algorithm in `algos`, of the regular file at `path`, which the walk
 /// saw with metadata `seen`.
 pub fn hash_file(path: &Path, seen: &Meta, algos: AlgoSet) -> std::io::Result<HashOutcome> {
-    let mut file = open_gently(path)?;
-    let before = file.metadata()?;
-    if before.ino() != seen.ino || before.dev() != seen.dev {
-        return Ok(HashOutcome::Changed("replaced since the walk"));
-    }
-    // Drop the pages afterwards only if we are the ones bringing them in: pages that were
-    // already cached belong to the workload (or to the previous scan) and stay.
-    let was_cached = mostly_cached(&file, before.size());
-    let fd = std::os::fd::AsFd::as_fd(&file);
-    let _ = posix_fadvise(fd, 0, 0, PosixFadviseAdvice::POSIX_FADV_SEQUENTIAL);
+    let mut file = match GentleFile::open(path, seen)? {
+        Ok(f) => f,
+        Err(why) => return Ok(HashOutcome::Changed(why)),
+    };
     let mut hasher = MultiHasher::new(algos);
-    let mut total: u64 = 0;
-    let read_result = BUF.with(|buf| -> std::io::Result<()> {
+    BUF.with(|buf| -> std::io::Result<()> {
         let mut buf = buf.borrow_mut();
         loop {
             let n = match file.read(&mut buf) {
@@ -181,23 +241,12 @@ pub fn hash_file(path: &Path, seen: &Meta, algos: AlgoSet) -> std::io::Result<Ha
                 Err(e) => return Err(e),
             };
             hasher.update(&buf[..n]);
-            total += n as u64;
         }
-    });
-    if !was_cached {
-        let fd = std::os::fd::AsFd::as_fd(&file);
-        let _ = posix_fadvise(fd, 0, 0, PosixFadviseAdvice::POSIX_FADV_DONTNEED);
-    }
-    read_result?;
-    let after = file.metadata()?;
-    if after.size() != before.size()
-        || after.mtime() != before.mtime()
-        || after.mtime_nsec() != before.mtime_nsec()
-        || total != after.size()
-    {
-        return Ok(HashOutcome::Changed("changed while read"));
-    }
-    Ok(HashOutcome::Digests(hasher.finish()))
+    })?;
+    Ok(match file.changed()? {
+        Some(why) => HashOutcome::Changed(why),
+        None => HashOutcome::Digests(hasher.finish()),
+    })
 }
 
 #[cfg(test)]

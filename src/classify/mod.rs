@@ -8,6 +8,7 @@
 pub mod caps;
 pub mod category;
 pub mod digest;
+pub mod md5_multi;
 pub mod prelink;
 pub mod verify;
 pub mod verify_cache;
@@ -208,22 +209,41 @@ pub fn classify(
                 .and_then(|c| c.lookup(&walked[j.entry].meta, j.algos))
         })
         .collect();
-    let hashed: HashMap<(u64, u64), Result<digest::HashOutcome, String>> = jobs
-        .par_iter()
+    let mut hashed: HashMap<(u64, u64), Result<digest::HashOutcome, String>> = jobs
+        .iter()
         .zip(&from_cache)
-        .map(|(j, cached)| {
-            if let Some(c) = cached {
-                return (
-                    (j.dev, j.ino),
-                    Ok(digest::HashOutcome::Digests((*c).clone())),
-                );
-            }
+        .filter_map(|(j, cached)| {
+            cached.map(|c| ((j.dev, j.ino), Ok(digest::HashOutcome::Digests(c.clone()))))
+        })
+        .collect();
+    // What must be read: MD5 alone (dpkg, rpm's md5 packages) goes several files per
+    // thread in SIMD lanes; everything else one file per task.
+    let (md5_only, others): (Vec<&HashJob>, Vec<&HashJob>) = jobs
+        .iter()
+        .zip(&from_cache)
+        .filter(|(_, cached)| cached.is_none())
+        .map(|(j, _)| j)
+        .partition(|j| j.algos == md5_multi::md5_only());
+    let read: Vec<_> = others
+        .par_iter()
+        .map(|j| {
             let e = &walked[j.entry];
             let r = digest::hash_file(&ctx.root.host_path(&e.path), &e.meta, j.algos)
                 .map_err(|e| e.to_string());
             ((j.dev, j.ino), r)
         })
         .collect();
+    hashed.extend(read);
+    let md5 = md5_multi::hash_files(md5_multi::Engine::detect(), md5_only.len(), |i| {
+        let e = &walked[md5_only[i].entry];
+        (ctx.root.host_path(&e.path), &e.meta)
+    });
+    hashed.extend(
+        md5_only
+            .iter()
+            .zip(md5)
+            .map(|(j, r)| ((j.dev, j.ino), r.map_err(|e| e.to_string()))),
+    );
 
     let mut totals = Totals {
         walked_entries: walked.len() as u64,
@@ -369,7 +389,6 @@ pub fn classify(
     }
 
     // The next scan's cache: the digests move out of `hashed`, which is done with.
-    let mut hashed = hashed;
     let mut cache_entries = Vec::new();
     if ctx.cache.is_some() {
         for j in &jobs {
