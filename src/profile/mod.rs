@@ -99,8 +99,10 @@ fn hostname(root: &RootFs, live: &LiveSources) -> Option<String> {
                 .cloned()
         })
         .or_else(|| {
-            let p = live.proc("sys/kernel/hostname")?;
-            let h = std::fs::read_to_string(p).ok()?.trim().to_string();
+            let h = live
+                .read_proc_text("sys/kernel/hostname")?
+                .trim()
+                .to_string();
             (!h.is_empty()).then_some(h)
         })
 }
