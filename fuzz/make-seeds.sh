@@ -164,6 +164,7 @@ printf 'Oracle Linux Server release 6.10\n' > "$pt/oracle-release"
 printf 'SUSE Linux Enterprise Server 11 (x86_64)\nVERSION = 11\nPATCHLEVEL = 4\n' > "$pt/SuSE-release"
 printf 'BOOT_IMAGE=/vmlinuz-6.1.0-17-amd64 root=UUID=0a1b2c3d-0000-4000-8000-123456789abc ro acpi_osi="!Windows 2012" quiet -- single\n' > "$pt/cmdline"
 printf 'MemTotal:        8029036 kB\nMemFree:          172536 kB\nSwapTotal:       4128764 kB\n' > "$pt/meminfo"
+printf 'Defaults env_reset\nroot\tALL=(ALL:ALL) ALL\n%%wheel ALL=(ALL) ALL\nUser_Alias OPS = jurgen, #1001\nOPS ALL=(root) NOPASSWD: ALL\n#includedir /etc/sudoers.d\n' > "$pt/sudoers"
 
 echo "seeds written to $corpus:"
 find "$corpus" -type f -printf '%s\t%P\n' | sort -k2

@@ -159,7 +159,7 @@ pub fn verify_cache(data: &[u8]) {
 }
 
 /// The install profile's parsers of the root's text files — passwd, group, shadow and
-/// gshadow, os-release and the old release files, a kernel command line, meminfo, a CPU
+/// gshadow, sudoers, os-release and the old release files, a kernel command line, meminfo, a CPU
 /// list — and the ELF header probe, all on the same bytes.
 pub fn profile_text(data: &[u8]) {
     use crate::accounts;
@@ -178,6 +178,7 @@ pub fn profile_text(data: &[u8]) {
     }
     let _ = crate::report::host::parse_os_release(data);
     let text = String::from_utf8_lossy(data);
+    let _ = crate::profile::sudo::parse(&text);
     for line in text.lines().take(64) {
         let _ = distribution::parse_redhat_release(line);
     }

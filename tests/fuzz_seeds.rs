@@ -192,4 +192,17 @@ fn profile_text_seeds_parse() {
     assert_eq!(d.version.as_deref(), Some("11.4"));
     let c = kernel::split_cmdline(&String::from_utf8(seed("profile_text", "cmdline")).unwrap());
     assert!(c.contains(&"acpi_osi=\"!Windows 2012\"".to_string()));
+    // The account seeds and the sudoers seed as a root: jurgen is in the NOPASSWD alias,
+    // locked (uid 1001) too.
+    let root = tempfile::tempdir().unwrap();
+    std::fs::create_dir(root.path().join("etc")).unwrap();
+    for f in ["passwd", "shadow", "group", "gshadow", "sudoers"] {
+        std::fs::write(root.path().join("etc").join(f), seed("profile_text", f)).unwrap();
+    }
+    let (u, _) = users::collect(&livescan::rootfs::RootFs::new(root.path()), false);
+    let sudo: Vec<(&str, u8)> = u.iter().map(|u| (u.name.as_str(), u.sudo)).collect();
+    assert_eq!(
+        sudo,
+        [("root", 1), ("jurgen", 2), ("svc", 0), ("locked", 2)]
+    );
 }

@@ -17,6 +17,7 @@ mod read;
 pub mod security;
 pub mod services;
 pub mod storage;
+pub mod sudo;
 pub mod users;
 
 use serde::Serialize;
