@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # Regenerate the small seed corpora in fuzz/corpus/<target>/ from packages built here with
 # the real tools (rpmbuild + rpm --root, db_load, dpkg-deb + dpkg --root, bsdtar). Nothing is
-# copied from other projects. Needs root and: rpm db-util dpkg-dev libarchive-tools python3.
+# copied from other projects. Needs root and: passwd openssl rpm db-util dpkg-dev libarchive-tools python3.
 # The seeds are committed; CI replays them (tests/fuzz_seeds.rs) and never runs this script.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 corpus=$here/corpus
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-mkdir -p "$corpus"/{rpm_header,rpm_bdb,rpm_ndb,dpkg_status,apk_installed,pacman_mtree,pacman_desc,caps,storage_disk,storage_text,verify_cache}
+mkdir -p "$corpus"/{rpm_header,rpm_bdb,rpm_ndb,dpkg_status,apk_installed,pacman_mtree,pacman_desc,caps,storage_disk,storage_text,verify_cache,profile_text}
 
 
 # --- rpm: a tiny package with a config file, a symlink, a ghost and caps -------------------
@@ -142,6 +142,29 @@ printf 'ARRAY /dev/md/0 metadata=1.2 UUID=3aaa0122:29827cfa:5331ad66:ca767371 na
   > "$st/mdadm.conf"
 printf '22 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw\n30 22 0:40 /@home /home rw,relatime shared:2 - btrfs /dev/sda2 rw,space_cache=v2,subvolid=257,subvol=/@home\n' \
   > "$st/mountinfo"
+
+# --- profile_text: account files written by useradd/usermod/groupadd (shadow's own tools,
+# --prefix: nothing of this host is touched), a release file, a kernel command line, meminfo.
+pt=$corpus/profile_text
+acct=$work/acct
+mkdir -p "$acct/etc"
+printf 'root:x:0:0:root:/root:/bin/bash\n' > "$acct/etc/passwd"
+printf 'root:*:19000:0:99999:7:::\n' > "$acct/etc/shadow"
+printf 'root:x:0:\n' > "$acct/etc/group"
+printf 'root:*::\n' > "$acct/etc/gshadow"
+groupadd -P "$acct" -g 10 wheel
+useradd -P "$acct" -M -u 1000 -U -c 'Jürgen & Co,Room 1,,' -G wheel -s /bin/sh jurgen
+usermod -P "$acct" -p "$(openssl passwd -6 -salt seedsalt seed)" jurgen
+useradd -P "$acct" -M -r -s /usr/sbin/nologin svc
+useradd -P "$acct" -M -u 1001 -U locked
+usermod -P "$acct" -p "$(openssl passwd -6 -salt lockedsalt seed)" locked
+usermod -P "$acct" -L locked
+for f in passwd shadow group gshadow; do cp "$acct/etc/$f" "$pt/$f"; chmod 644 "$pt/$f"; done
+printf 'Oracle Linux Server release 6.10\n' > "$pt/oracle-release"
+printf 'SUSE Linux Enterprise Server 11 (x86_64)\nVERSION = 11\nPATCHLEVEL = 4\n' > "$pt/SuSE-release"
+printf 'BOOT_IMAGE=/vmlinuz-6.1.0-17-amd64 root=UUID=0a1b2c3d-0000-4000-8000-123456789abc ro acpi_osi="!Windows 2012" quiet -- single\n' > "$pt/cmdline"
+printf 'MemTotal:        8029036 kB\nMemFree:          172536 kB\nSwapTotal:       4128764 kB\n' > "$pt/meminfo"
+printf 'Defaults env_reset\nroot\tALL=(ALL:ALL) ALL\n%%wheel ALL=(ALL) ALL\nUser_Alias OPS = jurgen, #1001\nOPS ALL=(root) NOPASSWD: ALL\n#includedir /etc/sudoers.d\n' > "$pt/sudoers"
 
 echo "seeds written to $corpus:"
 find "$corpus" -type f -printf '%s\t%P\n' | sort -k2

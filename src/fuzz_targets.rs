@@ -9,7 +9,7 @@ use crate::pkgdb::rpm::{bdb, header, ndb, package};
 pub type Target = fn(&[u8]);
 
 /// Every target, by the name of its corpus directory.
-pub const TARGETS: [(&str, Target); 11] = [
+pub const TARGETS: [(&str, Target); 12] = [
     ("rpm_header", rpm_header),
     ("rpm_bdb", rpm_bdb),
     ("rpm_ndb", rpm_ndb),
@@ -21,6 +21,7 @@ pub const TARGETS: [(&str, Target); 11] = [
     ("storage_disk", storage_disk),
     ("storage_text", storage_text),
     ("verify_cache", verify_cache),
+    ("profile_text", profile_text),
 ];
 
 /// One header blob, then everything the scan reads from it.
@@ -155,4 +156,40 @@ pub fn verify_cache(data: &[u8]) {
     if let Ok(c) = verify_cache::decode_any_root(&signed) {
         let _ = c.len();
     }
+}
+
+/// The install profile's parsers of the root's text files — passwd, group, shadow and
+/// gshadow, sudoers, os-release and the old release files, a kernel command line, meminfo, a CPU
+/// list — and the ELF header probe, all on the same bytes.
+pub fn profile_text(data: &[u8]) {
+    use crate::accounts;
+    use crate::profile::{distribution, hardware, kernel, users};
+    for u in accounts::parse_passwd(data) {
+        let _ = users::password_state(&u.password);
+    }
+    for g in accounts::parse_group(data) {
+        let _ = g.members.len();
+    }
+    for s in accounts::parse_shadow(data) {
+        let _ = (
+            users::password_state(&s.password),
+            s.rest.first().map(|a| accounts::split_list(a)),
+        );
+    }
+    let _ = crate::report::host::parse_os_release(data);
+    let text = String::from_utf8_lossy(data);
+    let _ = crate::profile::sudo::parse(&text);
+    for line in text.lines().take(64) {
+        let _ = distribution::parse_redhat_release(line);
+    }
+    let _ = distribution::parse_suse_release(&text);
+    let _ = kernel::split_cmdline(&text);
+    let _ = (
+        hardware::meminfo_bytes(&text, "MemTotal"),
+        hardware::count_cpu_list(text.trim()),
+    );
+    let mut head = [0u8; 20];
+    let n = data.len().min(20);
+    head[..n].copy_from_slice(&data[..n]);
+    let _ = distribution::elf_arch(&head);
 }

@@ -161,3 +161,48 @@ fn verify_cache_seed_is_what_the_scan_wrote() {
     // The tiny package's conffile and data file.
     assert_eq!(c.len(), 2);
 }
+
+#[test]
+fn profile_text_seeds_parse() {
+    use livescan::accounts;
+    use livescan::profile::{distribution, kernel, users};
+    let passwd = accounts::parse_passwd(&seed("profile_text", "passwd"));
+    let j = passwd.iter().find(|u| u.name == "jurgen").unwrap();
+    assert_eq!(
+        (j.uid, j.gecos.as_slice()),
+        (1000, "Jürgen & Co,Room 1,,".as_bytes())
+    );
+    let shadow = accounts::parse_shadow(&seed("profile_text", "shadow"));
+    let state =
+        |n: &str| users::password_state(&shadow.iter().find(|s| s.name == n).unwrap().password);
+    assert_eq!(state("jurgen"), (true, false, false));
+    assert_eq!(state("locked"), (true, true, false));
+    assert_eq!(state("root"), (false, true, false));
+    let wheel = accounts::parse_group(&seed("profile_text", "group"))
+        .into_iter()
+        .find(|g| g.name == "wheel")
+        .unwrap();
+    assert_eq!(wheel.members, ["jurgen"]);
+    let line = String::from_utf8(seed("profile_text", "oracle-release")).unwrap();
+    let d = distribution::parse_redhat_release(line.trim()).unwrap();
+    assert_eq!(d.name.as_deref(), Some("Oracle Linux"));
+    let d = distribution::parse_suse_release(
+        &String::from_utf8(seed("profile_text", "SuSE-release")).unwrap(),
+    );
+    assert_eq!(d.version.as_deref(), Some("11.4"));
+    let c = kernel::split_cmdline(&String::from_utf8(seed("profile_text", "cmdline")).unwrap());
+    assert!(c.contains(&"acpi_osi=\"!Windows 2012\"".to_string()));
+    // The account seeds and the sudoers seed as a root: jurgen is in the NOPASSWD alias,
+    // locked (uid 1001) too.
+    let root = tempfile::tempdir().unwrap();
+    std::fs::create_dir(root.path().join("etc")).unwrap();
+    for f in ["passwd", "shadow", "group", "gshadow", "sudoers"] {
+        std::fs::write(root.path().join("etc").join(f), seed("profile_text", f)).unwrap();
+    }
+    let (u, _) = users::collect(&livescan::rootfs::RootFs::new(root.path()), false);
+    let sudo: Vec<(&str, u8)> = u.iter().map(|u| (u.name.as_str(), u.sudo)).collect();
+    assert_eq!(
+        sudo,
+        [("root", 1), ("jurgen", 2), ("svc", 0), ("locked", 2)]
+    );
+}

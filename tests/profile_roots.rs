@@ -564,7 +564,11 @@ fn rhel9() -> Root {
         .file("/etc/group", "root:x:0:\nwheel:x:10:alice\nnobody:x:65534:\nalice:x:1000:\nbob:x:1001:\neve:x:1002:\n")
         .file("/etc/gshadow", "root:::\nwheel:::alice,bob\nnobody:::\nalice:!::\nbob:!::\neve:!::\n")
         .unit("/usr/lib/systemd/system", "sshd.service", "WantedBy=multi-user.target")
-        .unit("/usr/lib/systemd/system", "nftables.service", "WantedBy=multi-user.target");
+        .unit("/usr/lib/systemd/system", "nftables.service", "WantedBy=multi-user.target")
+        // RHEL's sudoers (abridged) and what cloud-init writes for its default user.
+        .file("/etc/sudoers", "## Sudoers allows particular users to run various commands as\n## the root user, without needing the root password.\n##\nDefaults   !visiblepw\nDefaults    always_set_home\nDefaults    env_reset\nDefaults    secure_path = /sbin:/bin:/usr/sbin:/usr/bin\n\n## Allow root to run any commands anywhere\nroot\tALL=(ALL) \tALL\n\n## Allows people in group wheel to run all commands\n%wheel\tALL=(ALL)\tALL\n\n## Same thing without a password\n# %wheel\tALL=(ALL)\tNOPASSWD: ALL\n\n## Allows members of the users group to shutdown this system\n# %users  localhost=/sbin/shutdown -h now\neve ALL=/sbin/shutdown -h now\n\n## Read drop-in files from /etc/sudoers.d (the # here does not mean a comment)\n#includedir /etc/sudoers.d\n")
+        .file("/etc/sudoers.d/90-cloud-init-users", "# Created by cloud-init v. 23.1.1 on Mon, 01 Jan 2024 00:00:00 +0000\n\n# User rules for bob\nbob ALL=(ALL) NOPASSWD:ALL\n")
+        .file("/etc/sudoers.d/ghost.rpmsave", "ghost ALL=(ALL) NOPASSWD:ALL\n");
     r
 }
 
@@ -656,6 +660,20 @@ fn rhel9_accounts_and_kernels() {
     );
     let wheel = p.groups.iter().find(|g| g.name == "wheel").unwrap();
     assert_eq!(wheel.members, ["alice", "bob"]);
+    // sudo: root and %wheel with a password, bob without (sudoers.d), eve only one command,
+    // ghost's rule is in a file sudo skips (a `.` in the name).
+    let sudo: Vec<(&str, u8)> = p.users.iter().map(|u| (u.name.as_str(), u.sudo)).collect();
+    assert_eq!(
+        sudo,
+        [
+            ("root", 1),
+            ("nobody", 0),
+            ("alice", 1),
+            ("bob", 2),
+            ("eve", 0),
+            ("ghost", 0)
+        ]
+    );
     assert!(wheel.system_group);
 
     // With --include-password-hashes the fields are there, exactly as shadow has them.

@@ -354,12 +354,10 @@ pub fn elf_arch(head: &[u8; 20]) -> Option<&'static str> {
 
 /// With no readable program, the running kernel's architecture, only for the running host.
 fn live_arch(root: &RootFs, live: &LiveSources) -> Option<String> {
-    if let Some(p) = live.proc("sys/kernel/arch") {
-        if let Ok(t) = std::fs::read_to_string(p) {
-            let t = t.trim();
-            if !t.is_empty() {
-                return Some(t.to_string());
-            }
+    if let Some(t) = live.read_proc_text("sys/kernel/arch") {
+        let t = t.trim();
+        if !t.is_empty() {
+            return Some(t.to_string());
         }
     }
     root.is_host_root()

@@ -55,18 +55,12 @@ const BOOT_ONLY: &[&str] = &["BOOT_IMAGE=", "initrd=", "root="];
 
 pub fn collect(root: &RootFs, live: &LiveSources, dbs: &[DbContents]) -> Kernel {
     let running_release = live
-        .proc("sys/kernel/osrelease")
-        .and_then(|p| std::fs::read_to_string(p).ok())
+        .read_proc_text("sys/kernel/osrelease")
         .map(|s| s.trim().to_string())
         .filter(|s| !s.is_empty());
     let cmdline = live
-        .proc("cmdline")
-        .and_then(|p| std::fs::read(p).ok())
-        .map(|b| {
-            String::from_utf8_lossy(&b)
-                .trim_end_matches(['\0', '\n'])
-                .to_string()
-        });
+        .read_proc_text("cmdline")
+        .map(|s| s.trim_end_matches(['\0', '\n']).to_string());
     let (source, raw) = match &cmdline {
         Some(c) => (Some("/proc/cmdline".to_string()), split_cmdline(c)),
         None => configured_parameters(root)

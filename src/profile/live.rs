@@ -35,10 +35,32 @@ impl LiveSources {
         self.proc_dir.as_deref().map(|d| join(d, rel))
     }
 
+    /// A small live file (`cmdline`, `sys/kernel/osrelease`) as text, at most 64 KiB: a
+    /// captured tree is data like any other and may hold anything.
+    pub fn read_proc_text(&self, rel: &str) -> Option<String> {
+        read_small(&self.proc(rel)?)
+    }
+
+    /// As [`LiveSources::read_proc_text`], under the sys tree.
+    pub fn read_sys_text(&self, rel: &str) -> Option<String> {
+        read_small(&self.sys(rel)?)
+    }
+
     /// `rel` (e.g. `"block"`, `"class/net"`) under the sys tree.
     pub fn sys(&self, rel: &str) -> Option<PathBuf> {
         self.sys_dir.as_deref().map(|d| join(d, rel))
     }
+}
+
+fn read_small(path: &Path) -> Option<String> {
+    use std::io::Read;
+    let mut out = Vec::new();
+    std::fs::File::open(path)
+        .ok()?
+        .take(64 << 10)
+        .read_to_end(&mut out)
+        .ok()?;
+    Some(String::from_utf8_lossy(&out).into_owned())
 }
 
 fn join(dir: &Path, rel: &str) -> PathBuf {

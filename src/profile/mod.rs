@@ -17,6 +17,7 @@ mod read;
 pub mod security;
 pub mod services;
 pub mod storage;
+pub mod sudo;
 pub mod users;
 
 use serde::Serialize;
@@ -99,8 +100,10 @@ fn hostname(root: &RootFs, live: &LiveSources) -> Option<String> {
                 .cloned()
         })
         .or_else(|| {
-            let p = live.proc("sys/kernel/hostname")?;
-            let h = std::fs::read_to_string(p).ok()?.trim().to_string();
+            let h = live
+                .read_proc_text("sys/kernel/hostname")?
+                .trim()
+                .to_string();
             (!h.is_empty()).then_some(h)
         })
 }

@@ -29,16 +29,16 @@ pub fn selinux(root: &RootFs, live: &LiveSources) -> Selinux {
             .map(|v| v.to_ascii_lowercase())
             .filter(|v| !v.is_empty())
     };
-    let live_mode = live.sys("fs").and_then(|fs| {
-        match std::fs::read_to_string(fs.join("selinux/enforce")) {
-            Ok(v) if v.trim() == "1" => Some("enforcing".to_string()),
-            Ok(v) if v.trim() == "0" => Some("permissive".to_string()),
-            Ok(_) => None,
+    let live_mode = live
+        .sys("fs")
+        .and_then(|fs| match live.read_sys_text("fs/selinux/enforce") {
+            Some(v) if v.trim() == "1" => Some("enforcing".to_string()),
+            Some(v) if v.trim() == "0" => Some("permissive".to_string()),
+            Some(_) => None,
             // A sysfs without a mounted selinuxfs: SELinux is off in the running kernel.
-            Err(_) if fs.is_dir() => Some("disabled".to_string()),
-            Err(_) => None,
-        }
-    });
+            None if fs.is_dir() => Some("disabled".to_string()),
+            None => None,
+        });
     Selinux {
         mode: get("SELINUX"),
         policy: get("SELINUXTYPE"),

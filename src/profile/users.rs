@@ -43,6 +43,8 @@ pub struct User {
     /// The password field exactly as it is (lock prefix included); only with
     /// `--include-password-hashes`.
     pub password_hash: Option<PasswordHash>,
+    /// sudoers grants all commands: 0 no, 1 yes, 2 without a password (UForge's `sudo`).
+    pub sudo: u8,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -228,6 +230,7 @@ pub fn collect(root: &RootFs, include_hashes: bool) -> (Vec<User>, Vec<Group>) {
             password_empty: empty,
             password_source: source.map(str::to_string),
             password_hash: field.and_then(keep),
+            sudo: 0,
             primary_group: primary,
             secondary_groups: secondary,
             name: p.name,
@@ -237,6 +240,10 @@ pub fn collect(root: &RootFs, include_hashes: bool) -> (Vec<User>, Vec<Group>) {
             home: p.home,
             shell: p.shell,
         });
+    }
+    let sudoers = super::sudo::load(root);
+    for u in &mut users {
+        u.sudo = sudoers.level(u);
     }
     (users, groups)
 }

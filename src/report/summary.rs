@@ -339,6 +339,7 @@ mod tests {
             password_empty: false,
             password_source: Some("/etc/shadow".into()),
             password_hash: Some(PasswordHash("$6$topsecret$hash".into())),
+            sudo: 0,
         };
         p.users = vec![user("root", 0), user("alice", 1000)];
         p.password_hashes_included = true;
