@@ -335,3 +335,45 @@ fn parsers_are_total() {
     }
     assert!(runs > 3000);
 }
+
+#[test]
+fn nm_keyfile_address_and_route_forms() {
+    let c = nm_keyfile::parse(
+        "/etc/NetworkManager/system-connections/old",
+        "[connection]\nid=old style\ntype=802-3-ethernet\ninterface-name=eth3\n\n\
+         [ipv4]\nmethod=manual\naddresses1=10.3.0.5;16;10.3.0.1;\naddress2=10.4.0.5\n\
+         routes1=10.9.0.0/16;10.3.0.254;40;\nroute2=10.8.0.0/16,10.3.0.253\nroute3=garbage\n\n\
+         [ipv6]\nmethod=ignore\n\n[gsm]\napn=internet\npassword=never-kept\n",
+    );
+    let a: Vec<String> = c
+        .addresses
+        .iter()
+        .map(|a| format!("{}/{}", a.address, a.prefix_len.unwrap()))
+        .collect();
+    assert_eq!(
+        a,
+        ["10.3.0.5/16", "10.4.0.5/24"],
+        "old list form; /24 assumed as NM does"
+    );
+    assert_eq!(c.gateway4.as_deref(), Some("10.3.0.1"));
+    let r: Vec<(String, Option<u32>)> = c
+        .routes
+        .iter()
+        .map(|r| {
+            (
+                format!("{}/{}", r.destination, r.prefix_len.unwrap()),
+                r.metric,
+            )
+        })
+        .collect();
+    assert_eq!(
+        r,
+        [
+            ("10.9.0.0/16".to_string(), Some(40)),
+            ("10.8.0.0/16".to_string(), None)
+        ]
+    );
+    assert_eq!(c.ipv6_method, Some(Ipv6Method::Ignore));
+    assert_eq!(c.auto_connect, Some(true), "NetworkManager's default");
+    assert!(!format!("{c:?}").contains("never-kept"));
+}
