@@ -377,3 +377,31 @@ fn nm_keyfile_address_and_route_forms() {
     assert_eq!(c.auto_connect, Some(true), "NetworkManager's default");
     assert!(!format!("{c:?}").contains("never-kept"));
 }
+
+#[test]
+fn huge_route_tables_are_read_in_part_and_noted() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("net")).unwrap();
+    let mut table = String::from(
+        "Iface\tDestination\tGateway\tFlags\tRefCnt\tUse\tMetric\tMask\tMTU\tWindow\tIRTT\n",
+    );
+    for i in 0..100_050u32 {
+        table.push_str(&format!(
+            "eth0\t{:08X}\t0100000A\t0003\t0\t0\t0\tFFFFFFFF\t0\t0\t0\n",
+            i.to_be()
+        ));
+    }
+    std::fs::write(dir.path().join("net/route"), table).unwrap();
+    let live = LiveSources {
+        proc_dir: Some(dir.path().to_path_buf()),
+        sys_dir: None,
+    };
+    let mut notes = Vec::new();
+    let net = procfs::collect(&live, &mut notes);
+    assert_eq!(net.routes.len(), 100_000);
+    assert!(
+        notes.iter().any(|n| n.contains("only the start read")),
+        "{notes:?}"
+    );
+    assert_eq!(net.routes[1].destination, "0.0.0.1");
+}
