@@ -9,7 +9,7 @@ use crate::pkgdb::rpm::{bdb, header, ndb, package};
 pub type Target = fn(&[u8]);
 
 /// Every target, by the name of its corpus directory.
-pub const TARGETS: [(&str, Target); 11] = [
+pub const TARGETS: [(&str, Target); 12] = [
     ("rpm_header", rpm_header),
     ("rpm_bdb", rpm_bdb),
     ("rpm_ndb", rpm_ndb),
@@ -21,6 +21,7 @@ pub const TARGETS: [(&str, Target); 11] = [
     ("storage_disk", storage_disk),
     ("storage_text", storage_text),
     ("verify_cache", verify_cache),
+    ("network_config", network_config),
 ];
 
 /// One header blob, then everything the scan reads from it.
@@ -155,4 +156,11 @@ pub fn verify_cache(data: &[u8]) {
     if let Ok(c) = verify_cache::decode_any_root(&signed) {
         let _ = c.len();
     }
+}
+
+/// Network configuration and `/proc/net` text: every format's parser on the same bytes
+/// (ifcfg, routes files, interfaces, NetworkManager keyfiles, netplan YAML, networkd,
+/// resolv.conf, route/fib_trie/if_inet6/ipv6_route), then the merge of what parsed.
+pub fn network_config(data: &[u8]) {
+    crate::profile::network::parse_all(data);
 }

@@ -277,30 +277,7 @@ fn parsers_are_total() {
         "Main:\n  +-- 0.0.0.0/0 3 0 5\n     |-- 10.0.0.2\n        /32 host LOCAL\n",
         "fe8000000000000000fc00fffe000001 04 40 20 80     eth0\n00000000000000000000000000000000 00 00000000000000000000000000000000 00 20010db8000000000000000000000001 00000400 00000002 00000000 00000003    eth0\n",
     ];
-    let run = |text: &str| {
-        let vars = ifcfg::parse_vars(text);
-        let _ = vars.len();
-        let _ = ifcfg::parse_ifcfg("/p", "eth0", text, ConfigFormat::IfcfgRhel);
-        let _ = ifcfg::parse_ifcfg("/p", "eth0", text, ConfigFormat::IfcfgSuse);
-        let _ = ifcfg::parse_rhel_routes("/p", "eth0", text);
-        let _ = ifcfg::parse_suse_routes("/p", None, text);
-        for item in interfaces::parse(text) {
-            let _ = interfaces::stanza_config("/p", item);
-        }
-        let _ = nm_keyfile::parse("/p", text);
-        if let Ok(doc) = yaml::parse(text) {
-            let _ = netplan::parse_doc("/p", &doc);
-        }
-        let sections = ini::parse(text);
-        let _ = networkd::network("/p", "x.network", &sections);
-        let _ = networkd::netdev("/p", &sections);
-        let _ = procfs::parse_route(text);
-        let _ = procfs::parse_ipv6_route(text);
-        let _ = procfs::parse_if_inet6(text);
-        let _ = procfs::parse_fib_trie(text);
-        let mut dns = Dns::default();
-        dns::parse_resolv(text, "/p", &mut dns);
-    };
+    let run = |text: &str| parse_all(text.as_bytes());
     let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
     let mut next = || {
         state ^= state << 13;
