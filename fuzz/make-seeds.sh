@@ -8,7 +8,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 corpus=$here/corpus
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-mkdir -p "$corpus"/{rpm_header,rpm_bdb,rpm_ndb,dpkg_status,apk_installed,pacman_mtree,pacman_desc,caps,storage_disk,storage_text,verify_cache,profile_text}
+mkdir -p "$corpus"/{rpm_header,rpm_bdb,rpm_ndb,dpkg_status,apk_installed,pacman_mtree,pacman_desc,caps,storage_disk,storage_text,verify_cache,profile_text,network_config}
 
 
 # --- rpm: a tiny package with a config file, a symlink, a ghost and caps -------------------
@@ -165,6 +165,15 @@ printf 'SUSE Linux Enterprise Server 11 (x86_64)\nVERSION = 11\nPATCHLEVEL = 4\n
 printf 'BOOT_IMAGE=/vmlinuz-6.1.0-17-amd64 root=UUID=0a1b2c3d-0000-4000-8000-123456789abc ro acpi_osi="!Windows 2012" quiet -- single\n' > "$pt/cmdline"
 printf 'MemTotal:        8029036 kB\nMemFree:          172536 kB\nSwapTotal:       4128764 kB\n' > "$pt/meminfo"
 printf 'Defaults env_reset\nroot\tALL=(ALL:ALL) ALL\n%%wheel ALL=(ALL) ALL\nUser_Alias OPS = jurgen, #1001\nOPS ALL=(root) NOPASSWD: ALL\n#includedir /etc/sudoers.d\n' > "$pt/sudoers"
+# --- network configuration: one file of each format, written here ---------------------------
+nc=$corpus/network_config
+printf 'DEVICE=eth0\nTYPE=Ethernet\nONBOOT=yes\nBOOTPROTO=static\nIPADDR=192.0.2.10\nPREFIX=24\nGATEWAY=192.0.2.1\nDNS1=192.0.2.53\nIPV6INIT=yes\nIPV6ADDR="2001:db8::10/64"\n' > "$nc/ifcfg-eth0"
+printf '10.10.0.0/16 via 192.0.2.254 dev eth0 metric 10\ndefault 192.0.2.1 - -\nADDRESS0=10.20.0.0\nNETMASK0=255.255.0.0\nGATEWAY0=192.0.2.253\n' > "$nc/routes"
+printf 'source-directory /etc/network/interfaces.d\nauto lo eth0\niface lo inet loopback\niface eth0 inet static\n    address 192.0.2.10/24\n    gateway 192.0.2.1\n    dns-nameservers 192.0.2.53\n    up ip route add 10.30.0.0/16 via 192.0.2.252\niface eth0 inet6 auto\n' > "$nc/interfaces"
+printf '[connection]\nid=eth0\ntype=ethernet\ninterface-name=eth0\n\n[ethernet]\nmac-address=52:54:00:12:34:56\n\n[ipv4]\naddress1=192.0.2.10/24,192.0.2.1\ndns=192.0.2.53;\nroute1=10.40.0.0/16,192.0.2.251,5\nmethod=manual\n\n[ipv6]\nmethod=auto\n' > "$nc/eth0.nmconnection"
+printf 'network:\n  version: 2\n  ethernets:\n    eth0:\n      match: {macaddress: "52:54:00:12:34:56"}\n      set-name: eth0\n      addresses: [192.0.2.10/24]\n      routes:\n        - to: default\n          via: 192.0.2.1\n      nameservers: {addresses: [192.0.2.53], search: [example.net]}\n  bonds:\n    bond0:\n      interfaces: [eth1, eth2]\n      dhcp4: true\n' > "$nc/netplan.yaml"
+printf '[Match]\nName=eth*\nMACAddress=52:54:00:12:34:56\n\n[Network]\nAddress=192.0.2.10/24\nGateway=192.0.2.1\nDNS=192.0.2.53\nVLAN=vlan5\n\n[Route]\nDestination=10.50.0.0/16\nGateway=192.0.2.250\n\n[NetDev]\nName=vlan5\nKind=vlan\n' > "$nc/networkd.network"
+printf 'Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT\neth0\t00000000\t010200C0\t0003\t0\t0\t0\t00000000\t0\t0\t0\neth0\t000200C0\t00000000\t0001\t0\t0\t0\t00FFFFFF\t0\t0\t0\nMain:\n  +-- 0.0.0.0/0 3 0 5\n     |-- 192.0.2.10\n        /32 host LOCAL\nfe800000000000000000000000000001 02 40 20 80     eth0\n00000000000000000000000000000000 00 00000000000000000000000000000000 00 20010db8000000000000000000000001 00000400 00000002 00000000 00000003     eth0\nnameserver 192.0.2.53\nsearch example.net\n' > "$nc/proc-net"
 
 echo "seeds written to $corpus:"
 find "$corpus" -type f -printf '%s\t%P\n' | sort -k2

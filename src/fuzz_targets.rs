@@ -9,7 +9,7 @@ use crate::pkgdb::rpm::{bdb, header, ndb, package};
 pub type Target = fn(&[u8]);
 
 /// Every target, by the name of its corpus directory.
-pub const TARGETS: [(&str, Target); 12] = [
+pub const TARGETS: [(&str, Target); 13] = [
     ("rpm_header", rpm_header),
     ("rpm_bdb", rpm_bdb),
     ("rpm_ndb", rpm_ndb),
@@ -22,6 +22,7 @@ pub const TARGETS: [(&str, Target); 12] = [
     ("storage_text", storage_text),
     ("verify_cache", verify_cache),
     ("profile_text", profile_text),
+    ("network_config", network_config),
 ];
 
 /// One header blob, then everything the scan reads from it.
@@ -192,4 +193,11 @@ pub fn profile_text(data: &[u8]) {
     let n = data.len().min(20);
     head[..n].copy_from_slice(&data[..n]);
     let _ = distribution::elf_arch(&head);
+}
+
+/// Network configuration and `/proc/net` text: every format's parser on the same bytes
+/// (ifcfg, routes files, interfaces, NetworkManager keyfiles, netplan YAML, networkd,
+/// resolv.conf, route/fib_trie/if_inet6/ipv6_route), then the merge of what parsed.
+pub fn network_config(data: &[u8]) {
+    crate::profile::network::parse_all(data);
 }

@@ -206,3 +206,45 @@ fn profile_text_seeds_parse() {
         [("root", 1), ("jurgen", 2), ("svc", 0), ("locked", 2)]
     );
 }
+
+#[test]
+fn network_config_seeds_configure_eth0_in_every_format() {
+    use livescan::profile::network::{self, ConfigFormat, Ipv4Method};
+    let root = tempfile::tempdir().unwrap();
+    for (name, at) in [
+        ("ifcfg-eth0", "etc/sysconfig/network-scripts/ifcfg-eth0"),
+        ("routes", "etc/sysconfig/network-scripts/route-eth0"),
+        ("interfaces", "etc/network/interfaces"),
+        (
+            "eth0.nmconnection",
+            "etc/NetworkManager/system-connections/eth0.nmconnection",
+        ),
+        ("netplan.yaml", "etc/netplan/01-seed.yaml"),
+        ("networkd.network", "etc/systemd/network/10-seed.network"),
+    ] {
+        let p = root.path().join(at);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, seed("network_config", name)).unwrap();
+    }
+    let net = network::collect(
+        &livescan::rootfs::RootFs::new(root.path()),
+        &livescan::profile::LiveSources::default(),
+    );
+    assert!(net.notes.is_empty(), "{:?}", net.notes);
+    let eth0 = net.nics.iter().find(|n| n.name == "eth0").unwrap();
+    let formats: Vec<ConfigFormat> = eth0.configs.iter().map(|c| c.format).collect();
+    assert_eq!(
+        formats,
+        [
+            ConfigFormat::Netplan,
+            ConfigFormat::NmKeyfile,
+            ConfigFormat::Networkd,
+            ConfigFormat::IfcfgRhel,
+            ConfigFormat::Interfaces,
+            ConfigFormat::Interfaces,
+        ]
+    );
+    assert_eq!(eth0.ipv4_method, Some(Ipv4Method::Manual));
+    assert_eq!(eth0.ip_addresses[0].address, "192.0.2.10");
+    assert!(net.nics.iter().any(|n| n.name == "bond0"));
+}

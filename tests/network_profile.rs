@@ -606,11 +606,16 @@ fn ubuntu2204_netplan_routes_bonds_vlans_and_overrides() {
     // Same name in /run hides /etc's copy.
     .write("/etc/netplan/50-cloud-init.yaml", "network:\n  ethernets:\n    ens9: {dhcp4: true}\n")
     .write("/run/netplan/50-cloud-init.yaml", "network:\n  ethernets:\n    ens10: {dhcp4: true}\n")
-    .write("/etc/netplan/70-broken.yaml", "network:\n  ethernets: [unclosed\n");
+    .write("/etc/netplan/70-broken.yaml", "network:\n  ethernets: [unclosed\n")
+    .write(
+        "/etc/netplan/10-extra.yaml",
+        "network:\n  ethernets:\n    lo:\n      addresses: [192.0.2.10/32]\n  virtual-ethernets:\n    veth-a: {peer: veth-b}\n\
+         \x20 wifis:\n    wlan0:\n      access-points:\n        home: {password: \"s3cret-psk\"}\n      dhcp4: true\n",
+    );
     let net = scan(&t);
     assert_eq!(
         names(&net),
-        ["eno1", "enp1s0", "enp2s0", "ens10", "bond0", "vlan15"]
+        ["eno1", "enp1s0", "enp2s0", "ens10", "wlan0", "bond0", "vlan15", "veth-a", "lo"]
     );
     let eno1 = nic(&net, "eno1");
     assert_eq!(eno1.ipv4_method, Some(Ipv4Method::Manual));
@@ -635,6 +640,18 @@ fn ubuntu2204_netplan_routes_bonds_vlans_and_overrides() {
     );
     assert_eq!(vlan.configs[1].vlan_parent.as_deref(), Some("eno1"));
     assert_eq!(vlan.configs[1].vlan_id, Some(15));
+    assert_eq!(
+        nic(&net, "lo").kind,
+        NicKind::Loopback,
+        "netplan's `ethernets: lo:`"
+    );
+    assert_eq!(addrs(nic(&net, "lo")), ["192.0.2.10/32"]);
+    assert_eq!(nic(&net, "veth-a").kind, NicKind::Veth);
+    assert_eq!(nic(&net, "wlan0").kind, NicKind::Wireless);
+    assert!(
+        !serde_json::to_string(&net).unwrap().contains("s3cret-psk"),
+        "Wi-Fi secrets are never recorded"
+    );
     assert!(files(&net).contains(&"/run/netplan/50-cloud-init.yaml"));
     assert!(!files(&net).contains(&"/etc/netplan/50-cloud-init.yaml"));
     assert!(

@@ -307,6 +307,58 @@ pub enum Resolver {
     SystemdResolved,
 }
 
+/// Every parser of this module over the same bytes, whatever they are: the fuzz target
+/// `network_config` (`src/fuzz_targets.rs`) and the totality test. Never panics.
+#[doc(hidden)]
+pub fn parse_all(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    let text = text.as_ref();
+    let _ = ifcfg::parse_vars(text);
+    let mut configs = vec![
+        ifcfg::parse_ifcfg("/p", "eth0", text, ConfigFormat::IfcfgRhel),
+        ifcfg::parse_ifcfg("/p", "eth0", text, ConfigFormat::IfcfgSuse),
+        nm_keyfile::parse("/p", text),
+    ];
+    let mut global_routes = ifcfg::parse_rhel_routes("/p", "eth0", text);
+    global_routes.extend(ifcfg::parse_suse_routes("/p", None, text));
+    configs.extend(
+        interfaces::parse(text)
+            .into_iter()
+            .map(|i| interfaces::stanza_config("/p", i)),
+    );
+    if let Ok(doc) = yaml::parse(text) {
+        configs.extend(netplan::parse_doc("/p", &doc));
+    }
+    let sections = ini::parse(text);
+    let networkd = networkd::Networkd {
+        networks: vec![networkd::network("/p", "x.network", &sections)],
+        netdevs: networkd::netdev("/p", &sections).into_iter().collect(),
+    };
+    let mut live_routes = procfs::parse_route(text);
+    let locals = procfs::parse_fib_trie(text);
+    let mut addresses = std::collections::BTreeMap::<String, Vec<IpAddress>>::new();
+    for (ip, dev, len) in procfs::attribute_v4(&locals, &live_routes) {
+        let a = addr::ip_address(ip.into(), Some(len));
+        addresses.entry(dev).or_default().push(a);
+    }
+    for (dev, a) in procfs::parse_if_inet6(text) {
+        addresses.entry(dev).or_default().push(a);
+    }
+    live_routes.extend(procfs::parse_ipv6_route(text));
+    let mut dns = Dns::default();
+    dns::parse_resolv(text, "/p", &mut dns);
+    // And what the merge makes of it all (globs and MACs from the input included).
+    let merged = merge::merge(merge::Inputs {
+        configs,
+        networkd,
+        live_links: None,
+        live_addresses: Some(addresses),
+        live_routes: &live_routes,
+        global_routes: &global_routes,
+    });
+    let _ = (merged.nics.len(), merged.unmatched.len());
+}
+
 /// Collect the network section of `root`. Never fails; problems go to `notes`.
 pub fn collect(root: &RootFs, live: &LiveSources) -> Network {
     let mut reader = files::Reader::new(root);

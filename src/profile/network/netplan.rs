@@ -15,9 +15,11 @@ use super::{ConfigFormat, IfaceConfig, IpFamily, Ipv4Method, Ipv6Method, MatchRu
 
 const DIRS: [&str; 3] = ["/run/netplan", "/etc/netplan", "/lib/netplan"];
 
-const SECTIONS: [(&str, NicKind); 8] = [
+const SECTIONS: [(&str, NicKind); 10] = [
     ("ethernets", NicKind::Ethernet),
     ("wifis", NicKind::Wireless),
+    ("modems", NicKind::Wireless),
+    ("virtual-ethernets", NicKind::Veth),
     ("bonds", NicKind::Bond),
     ("bridges", NicKind::Bridge),
     ("vlans", NicKind::Vlan),
@@ -86,7 +88,8 @@ fn strings(node: Option<&Node>) -> Vec<String> {
 fn device(path: &str, id: &str, dev: &Node, kind: NicKind) -> IfaceConfig {
     let mut c = IfaceConfig::new(path, ConfigFormat::Netplan);
     c.id = Some(id.to_string());
-    c.kind = Some(kind);
+    // netplan configures loopback under `ethernets: lo:`.
+    c.kind = Some(if id == "lo" { NicKind::Loopback } else { kind });
     let set_name = dev.get("set-name").and_then(Node::str);
     match dev.get("match") {
         Some(m) if set_name.is_none() => {

@@ -55,7 +55,7 @@ pub fn parse(path: &str, text: &str) -> IfaceConfig {
     let ty = get(conn, "type").unwrap_or("");
     c.kind = match ty {
         "ethernet" | "802-3-ethernet" => Some(NicKind::Ethernet),
-        "wifi" | "802-11-wireless" => Some(NicKind::Wireless),
+        "wifi" | "802-11-wireless" | "gsm" | "cdma" => Some(NicKind::Wireless),
         "infiniband" => Some(NicKind::Infiniband),
         "bond" => Some(NicKind::Bond),
         "team" => Some(NicKind::Team),
@@ -138,7 +138,7 @@ fn ip_section(c: &mut IfaceConfig, s: &Section, family: IpFamily) {
             let (kind, n) = if let Some(n) = k.strip_prefix("address") {
                 ("address", n.trim_start_matches("es"))
             } else if let Some(n) = k.strip_prefix("route") {
-                ("route", n)
+                ("route", n.trim_start_matches('s'))
             } else {
                 return None;
             };
@@ -167,8 +167,17 @@ fn ip_section(c: &mut IfaceConfig, s: &Section, family: IpFamily) {
                 }
                 gateway = gateway.or(parts.get(2).and_then(|g| parse_ip(g)));
             }
+            // NetworkManager assumes /24 (IPv4) or /64 (IPv6) for an address without one.
+            if let Some(last) = c.addresses.last_mut() {
+                if last.prefix_len.is_none() {
+                    if let Some(ip) = parse_ip(&last.address) {
+                        *last = addr::ip_address(ip, Some(if ip.is_ipv4() { 24 } else { 64 }));
+                    }
+                }
+            }
         } else {
-            let parts: Vec<&str> = v.split(',').map(str::trim).collect();
+            // `dest/len,gw,metric`, or the old `dest/len;gw;metric;`.
+            let parts: Vec<&str> = v.split([',', ';']).map(str::trim).collect();
             let metric = parts.get(2).and_then(|m| m.parse().ok());
             let gw = parts.get(1).copied().filter(|g| !g.is_empty());
             let dev = c.interface.clone();

@@ -11,8 +11,8 @@ use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use super::addr::{self, contains};
-use super::files::read_bounded;
 use super::{IpAddress, LiveSources, Route};
+use std::io::Read;
 
 /// Lines looked at in one `/proc/net` file (a router with a full table has ~1 M routes;
 /// a host being migrated has a handful).
@@ -34,7 +34,7 @@ pub struct LiveNet {
 pub fn collect(live: &LiveSources, notes: &mut Vec<String>) -> LiveNet {
     let mut read = |rel: &str| {
         let p = live.proc(rel)?;
-        read_bounded(&p, notes, &p.display().to_string())
+        read_head(&p, notes)
     };
     let (Some(route), fib, inet6, route6) = (
         read("net/route"),
@@ -62,6 +62,40 @@ pub fn collect(live: &LiveSources, notes: &mut Vec<String>) -> LiveNet {
         addresses: Some(addresses),
         routes,
     }
+}
+
+/// Bytes of one `/proc/net` file read at most (a full Internet table in `fib_trie` is
+/// hundreds of MiB; a host being migrated has kilobytes).
+const MAX_PROC_BYTES: u64 = 16 << 20;
+
+/// The file, or its first [`MAX_PROC_BYTES`] up to a line end (noted): the routes and
+/// addresses read are then a prefix of the table, not nothing.
+fn read_head(path: &std::path::Path, notes: &mut Vec<String>) -> Option<String> {
+    let file = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
+        Err(e) => {
+            notes.push(format!("{}: {e}", path.display()));
+            return None;
+        }
+    };
+    let mut bytes = Vec::new();
+    if let Err(e) = file.take(MAX_PROC_BYTES).read_to_end(&mut bytes) {
+        notes.push(format!("{}: {e}", path.display()));
+        return None;
+    }
+    let mut text = String::from_utf8_lossy(&bytes).into_owned();
+    let lines = text.lines().count();
+    if bytes.len() as u64 == MAX_PROC_BYTES || lines > MAX_LINES {
+        notes.push(format!(
+            "{}: longer than {MAX_PROC_BYTES} bytes or {MAX_LINES} lines, only the start read",
+            path.display()
+        ));
+        if let Some(end) = text.rfind('\n') {
+            text.truncate(end + 1);
+        }
+    }
+    Some(text)
 }
 
 fn hex_v4(h: &str) -> Option<Ipv4Addr> {

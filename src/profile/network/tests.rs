@@ -277,30 +277,7 @@ fn parsers_are_total() {
         "Main:\n  +-- 0.0.0.0/0 3 0 5\n     |-- 10.0.0.2\n        /32 host LOCAL\n",
         "fe8000000000000000fc00fffe000001 04 40 20 80     eth0\n00000000000000000000000000000000 00 00000000000000000000000000000000 00 20010db8000000000000000000000001 00000400 00000002 00000000 00000003    eth0\n",
     ];
-    let run = |text: &str| {
-        let vars = ifcfg::parse_vars(text);
-        let _ = vars.len();
-        let _ = ifcfg::parse_ifcfg("/p", "eth0", text, ConfigFormat::IfcfgRhel);
-        let _ = ifcfg::parse_ifcfg("/p", "eth0", text, ConfigFormat::IfcfgSuse);
-        let _ = ifcfg::parse_rhel_routes("/p", "eth0", text);
-        let _ = ifcfg::parse_suse_routes("/p", None, text);
-        for item in interfaces::parse(text) {
-            let _ = interfaces::stanza_config("/p", item);
-        }
-        let _ = nm_keyfile::parse("/p", text);
-        if let Ok(doc) = yaml::parse(text) {
-            let _ = netplan::parse_doc("/p", &doc);
-        }
-        let sections = ini::parse(text);
-        let _ = networkd::network("/p", "x.network", &sections);
-        let _ = networkd::netdev("/p", &sections);
-        let _ = procfs::parse_route(text);
-        let _ = procfs::parse_ipv6_route(text);
-        let _ = procfs::parse_if_inet6(text);
-        let _ = procfs::parse_fib_trie(text);
-        let mut dns = Dns::default();
-        dns::parse_resolv(text, "/p", &mut dns);
-    };
+    let run = |text: &str| parse_all(text.as_bytes());
     let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
     let mut next = || {
         state ^= state << 13;
@@ -334,4 +311,74 @@ fn parsers_are_total() {
         }
     }
     assert!(runs > 3000);
+}
+
+#[test]
+fn nm_keyfile_address_and_route_forms() {
+    let c = nm_keyfile::parse(
+        "/etc/NetworkManager/system-connections/old",
+        "[connection]\nid=old style\ntype=802-3-ethernet\ninterface-name=eth3\n\n\
+         [ipv4]\nmethod=manual\naddresses1=10.3.0.5;16;10.3.0.1;\naddress2=10.4.0.5\n\
+         routes1=10.9.0.0/16;10.3.0.254;40;\nroute2=10.8.0.0/16,10.3.0.253\nroute3=garbage\n\n\
+         [ipv6]\nmethod=ignore\n\n[gsm]\napn=internet\npassword=never-kept\n",
+    );
+    let a: Vec<String> = c
+        .addresses
+        .iter()
+        .map(|a| format!("{}/{}", a.address, a.prefix_len.unwrap()))
+        .collect();
+    assert_eq!(
+        a,
+        ["10.3.0.5/16", "10.4.0.5/24"],
+        "old list form; /24 assumed as NM does"
+    );
+    assert_eq!(c.gateway4.as_deref(), Some("10.3.0.1"));
+    let r: Vec<(String, Option<u32>)> = c
+        .routes
+        .iter()
+        .map(|r| {
+            (
+                format!("{}/{}", r.destination, r.prefix_len.unwrap()),
+                r.metric,
+            )
+        })
+        .collect();
+    assert_eq!(
+        r,
+        [
+            ("10.9.0.0/16".to_string(), Some(40)),
+            ("10.8.0.0/16".to_string(), None)
+        ]
+    );
+    assert_eq!(c.ipv6_method, Some(Ipv6Method::Ignore));
+    assert_eq!(c.auto_connect, Some(true), "NetworkManager's default");
+    assert!(!format!("{c:?}").contains("never-kept"));
+}
+
+#[test]
+fn huge_route_tables_are_read_in_part_and_noted() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("net")).unwrap();
+    let mut table = String::from(
+        "Iface\tDestination\tGateway\tFlags\tRefCnt\tUse\tMetric\tMask\tMTU\tWindow\tIRTT\n",
+    );
+    for i in 0..100_050u32 {
+        table.push_str(&format!(
+            "eth0\t{:08X}\t0100000A\t0003\t0\t0\t0\tFFFFFFFF\t0\t0\t0\n",
+            i.to_be()
+        ));
+    }
+    std::fs::write(dir.path().join("net/route"), table).unwrap();
+    let live = LiveSources {
+        proc_dir: Some(dir.path().to_path_buf()),
+        sys_dir: None,
+    };
+    let mut notes = Vec::new();
+    let net = procfs::collect(&live, &mut notes);
+    assert_eq!(net.routes.len(), 100_000);
+    assert!(
+        notes.iter().any(|n| n.contains("only the start read")),
+        "{notes:?}"
+    );
+    assert_eq!(net.routes[1].destination, "0.0.0.1");
 }
