@@ -1163,14 +1163,26 @@ fn btrfs_subvolumes_from_the_trees_match_btrfs_subvolume_list() {
     run("btrfs", &["-q", "subvolume", "create", &p("@")]);
     run("btrfs", &["-q", "subvolume", "create", &p("@home")]);
     run("btrfs", &["-q", "subvolume", "create", &p("@home/user")]);
-    fs::create_dir(mnt.join("@/var")).unwrap();
-    run("btrfs", &["-q", "subvolume", "create", &p("@var-log")]);
+    // Subvolumes inside plain directories of their parent subvolume (and of the top level).
+    fs::create_dir_all(mnt.join("@/var/lib")).unwrap();
+    // Enough files that @'s own tree has several levels: the directory lookup searches it.
+    for i in 0..3000 {
+        fs::write(mnt.join(format!("@/var/a{i:04}")), b"").unwrap();
+    }
+    run(
+        "btrfs",
+        &["-q", "subvolume", "create", &p("@/var/lib/machines")],
+    );
+    fs::create_dir_all(mnt.join("top dir/x")).unwrap();
+    run(
+        "btrfs",
+        &["-q", "subvolume", "create", &p("top dir/x/@var-log")],
+    );
     run(
         "btrfs",
         &["-q", "subvolume", "snapshot", "-r", &p("@"), &p("@snap")],
     );
     // Many subvolumes: the root tree grows past one leaf.
-    fs::create_dir(mnt.join("many")).unwrap();
     for i in 0..150 {
         run(
             "btrfs",
@@ -1204,7 +1216,9 @@ fn btrfs_subvolumes_from_the_trees_match_btrfs_subvolume_list() {
     let mut want = want;
     want.sort();
     assert_eq!(got, want);
-    assert_eq!(got.len(), 155);
+    assert_eq!(got.len(), 156);
+    assert!(got.iter().any(|s| s.2 == "@/var/lib/machines"), "{got:?}");
+    assert!(got.iter().any(|s| s.2 == "top dir/x/@var-log"), "{got:?}");
     assert_eq!(subs.default_id, default_id);
     let ro: Vec<u64> = subs
         .list
@@ -1245,7 +1259,7 @@ fn btrfs_subvolumes_from_the_trees_match_btrfs_subvolume_list() {
         ..Default::default()
     };
     let st = storage::collect_from(&RootFs::new(t.join("root")), &inputs);
-    assert_eq!(st.btrfs_subvolumes.len(), 155);
+    assert_eq!(st.btrfs_subvolumes.len(), 156);
     let by_path = |p: &str| st.btrfs_subvolumes.iter().find(|s| s.path == p).unwrap();
     assert_eq!(by_path("@").mount_point.as_deref(), Some("/"));
     assert!(by_path("@").default);
