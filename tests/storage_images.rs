@@ -1419,3 +1419,89 @@ fn md_arrays_from_sysfs_and_without_live_facts_from_mdadm_conf() {
     );
     assert_eq!(a.array_name.as_deref(), Some("host:0"));
 }
+
+#[test]
+fn luks_headers_match_blkid_and_the_open_device_is_listed() {
+    if !have("luks", &["cryptsetup", "blkid", "mkfs.ext4"]) {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    let mut uuid = String::new();
+    for (ty, label) in [("luks1", None), ("luks2", Some("secret"))] {
+        let img = t.join(format!("{ty}.img"));
+        sparse(&img, 32 * MIB);
+        let mut args = vec![
+            "luksFormat",
+            "-q",
+            "--type",
+            ty,
+            "--pbkdf-force-iterations",
+            "1000",
+        ];
+        if ty == "luks2" {
+            args.extend(["--pbkdf", "pbkdf2"]);
+        }
+        if let Some(l) = label {
+            args.extend(["--label", l]);
+        }
+        let p = img.display().to_string();
+        args.extend([p.as_str(), "-"]);
+        run_stdin("cryptsetup", &args, "test passphrase");
+        let sb = probe_fs(&Device::open(&img, None).unwrap());
+        let b = blkid(&img, None);
+        assert_like_blkid(ty, &sb, &b);
+        assert_eq!(sb.version.as_ref(), b.get("VERSION"), "{ty}");
+        uuid = sb.uuid.clone().unwrap();
+    }
+    // Open, as the kernel shows it: dm-1 (CRYPT-LUKS2-<uuid without dashes>-<name>) over sde.
+    let block = t.join("sys/block");
+    sys_disk(&block, "sde", "8:64", 32 * MIB, false, &[]);
+    sys_disk(&block, "dm-1", "253:1", 16 * MIB, false, &[]);
+    let dm = block.join("dm-1");
+    fs::create_dir_all(dm.join("dm")).unwrap();
+    fs::write(dm.join("dm/name"), "luks-data\n").unwrap();
+    fs::write(
+        dm.join("dm/uuid"),
+        format!("CRYPT-LUKS2-{}-luks-data\n", uuid.replace('-', "")),
+    )
+    .unwrap();
+    std::os::unix::fs::symlink("../../sde", dm.join("slaves/sde")).unwrap();
+    let devdir = t.join("dev");
+    fs::create_dir_all(&devdir).unwrap();
+    std::os::unix::fs::symlink(t.join("luks2.img"), devdir.join("sde")).unwrap();
+    let inner = t.join("inner.img");
+    sparse(&inner, 16 * MIB);
+    run("mkfs.ext4", &["-q", "-F", inner.to_str().unwrap()]);
+    std::os::unix::fs::symlink(&inner, devdir.join("dm-1")).unwrap();
+    fs::write(
+        t.join("mountinfo"),
+        "22 1 253:1 / /srv rw,relatime - ext4 /dev/mapper/luks-data rw\n",
+    )
+    .unwrap();
+    fs::create_dir_all(t.join("root/etc")).unwrap();
+    let inputs = Inputs {
+        sys_block: Some(block),
+        mountinfo: Some(t.join("mountinfo")),
+        dev_dir: Some(devdir),
+        ..Default::default()
+    };
+    let st = storage::collect_from(&RootFs::new(t.join("root")), &inputs);
+    let d = st.disks[0].filesystem.as_ref().unwrap();
+    assert_eq!(
+        (d.fstype.as_str(), d.uuid.as_deref()),
+        ("crypto_LUKS", Some(uuid.as_str()))
+    );
+    assert_eq!(st.mapped_devices.len(), 1);
+    let m = &st.mapped_devices[0];
+    assert_eq!(
+        (m.device.as_str(), m.kind.as_deref()),
+        ("dm-1", Some("crypt"))
+    );
+    assert_eq!(m.slaves, ["sde"]);
+    let f = m.filesystem.as_ref().unwrap();
+    assert_eq!(
+        (f.fstype.as_str(), f.mount_point.as_deref()),
+        ("ext4", Some("/srv"))
+    );
+}
