@@ -56,6 +56,8 @@ const HEADER: usize = 101;
 /// thousands of snapshots fits, a corrupt loop does not run away.
 const MAX_NODES: usize = 4096;
 const MAX_LEVEL: u8 = 7;
+/// Bytes of leaf items kept from one walk (root items are ~440 bytes: 70 000 subvolumes).
+const MAX_ITEM_BYTES: usize = 32 << 20;
 
 /// One subvolume as the root tree records it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -90,6 +92,7 @@ struct Fs<'a> {
     devid: u64,
     chunks: Vec<Chunk>,
     nodes_read: usize,
+    item_bytes: usize,
 }
 
 /// Block group profiles whose stripe 0 holds a full copy: single, DUP, RAID1/1C3/1C4.
@@ -258,6 +261,10 @@ impl Fs<'_> {
                 let d = HEADER + le32(&n, k + 17) as usize;
                 let len = le32(&n, k + 21) as usize;
                 if let Some(data) = n.get(d..d.saturating_add(len)) {
+                    self.item_bytes += data.len();
+                    if self.item_bytes > MAX_ITEM_BYTES {
+                        return Err(format!("more than {MAX_ITEM_BYTES} bytes of tree items"));
+                    }
                     out.push((oid, ty, off, data.to_vec()));
                 }
             }
@@ -299,6 +306,7 @@ pub fn subvolumes(dev: &dyn BlockRead) -> Result<Subvolumes, String> {
         devid: le64(&sb, 201),
         chunks: Vec::new(),
         nodes_read: 0,
+        item_bytes: 0,
     };
     // The system chunk array: (key, chunk item) pairs, enough to read the chunk tree.
     let n = (le32(&sb, 160) as usize).min(2048);
