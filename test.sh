@@ -37,6 +37,7 @@ command -v systemctl >/dev/null || need+=(systemd)            # tests/profile_ro
 [ -x /usr/sbin/mdadm ] || need+=(mdadm)                        # md superblocks (where the kernel has md)
 [ -x /usr/sbin/pvcreate ] || need+=(lvm2)                      # PV labels and metadata, lvs/pvs as oracle
 [ -x /usr/sbin/blkid ] || need+=(util-linux)                   # blkid/lsblk/findmnt: the storage oracle
+[ -x /usr/sbin/cryptsetup ] || need+=(cryptsetup-bin)         # LUKS1/2 headers made on image files
 # dpkg, dpkg-deb, dpkg-divert, dpkg-statoverride, dpkg-query (package dpkg) and md5sum
 # (coreutils) are Essential on Debian; the tests that use them skip with a message elsewhere.
 

@@ -95,7 +95,7 @@ printf '%%NAME%%\nseed\n\n%%VERSION%%\n1:2.0-3\n\n%%ARCH%%\nany\n\n%%FILES%%\net
   > "$corpus/pacman_desc/seed"
 
 # --- storage: tiny partition tables by sfdisk, the heads of images made by mkfs/mkswap/LVM ----
-# Needs fdisk e2fsprogs xfsprogs btrfs-progs dosfstools lvm2 (and a loop device for LVM).
+# Needs fdisk e2fsprogs xfsprogs btrfs-progs dosfstools cryptsetup-bin lvm2 (and a loop device for LVM).
 sd=$corpus/storage_disk
 truncate -s 40K "$work/mbr.img"
 printf 'label: dos\nlabel-id: 0x5eed0001\nstart=2, size=8, type=83, bootable\nstart=10, size=4, type=82\nstart=14, size=60, type=5\nstart=16, size=10, type=83\nstart=28, size=10, type=8e\n' \
@@ -119,6 +119,10 @@ fs_seed btrfs 69632 128 mkfs.btrfs -q -f -L seed
 fs_seed vfat32 512 64 mkfs.vfat -F 32 -n SEED
 fs_seed vfat16 512 16 mkfs.vfat -F 16
 fs_seed swap 4096 1 mkswap -L seed
+rm -f "$work/fs.img"; truncate -s 32M "$work/fs.img"
+printf 'seed' | cryptsetup luksFormat -q --type luks2 --pbkdf pbkdf2 --pbkdf-force-iterations 1000 \
+  --label seed "$work/fs.img" -
+head -c 4096 "$work/fs.img" > "$sd/luks2"
 st=$corpus/storage_text
 # An LVM PV with two LVs (metadata only: activation off), and the backup LVM writes of it.
 truncate -s 16M "$work/pv.img"

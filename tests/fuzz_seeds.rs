@@ -123,6 +123,7 @@ fn storage_disk_seeds_are_what_they_are_named() {
         ("vfat16", "vfat"),
         ("swap", "swap"),
         ("lvm-pv", "LVM2_member"),
+        ("luks2", "crypto_LUKS"),
     ] {
         let c = probe::probe(&Bytes(&seed("storage_disk", file)))
             .unwrap()

@@ -1163,14 +1163,26 @@ fn btrfs_subvolumes_from_the_trees_match_btrfs_subvolume_list() {
     run("btrfs", &["-q", "subvolume", "create", &p("@")]);
     run("btrfs", &["-q", "subvolume", "create", &p("@home")]);
     run("btrfs", &["-q", "subvolume", "create", &p("@home/user")]);
-    fs::create_dir(mnt.join("@/var")).unwrap();
-    run("btrfs", &["-q", "subvolume", "create", &p("@var-log")]);
+    // Subvolumes inside plain directories of their parent subvolume (and of the top level).
+    fs::create_dir_all(mnt.join("@/var/lib")).unwrap();
+    // Enough files that @'s own tree has several levels: the directory lookup searches it.
+    for i in 0..3000 {
+        fs::write(mnt.join(format!("@/var/a{i:04}")), b"").unwrap();
+    }
+    run(
+        "btrfs",
+        &["-q", "subvolume", "create", &p("@/var/lib/machines")],
+    );
+    fs::create_dir_all(mnt.join("top dir/x")).unwrap();
+    run(
+        "btrfs",
+        &["-q", "subvolume", "create", &p("top dir/x/@var-log")],
+    );
     run(
         "btrfs",
         &["-q", "subvolume", "snapshot", "-r", &p("@"), &p("@snap")],
     );
     // Many subvolumes: the root tree grows past one leaf.
-    fs::create_dir(mnt.join("many")).unwrap();
     for i in 0..150 {
         run(
             "btrfs",
@@ -1204,7 +1216,9 @@ fn btrfs_subvolumes_from_the_trees_match_btrfs_subvolume_list() {
     let mut want = want;
     want.sort();
     assert_eq!(got, want);
-    assert_eq!(got.len(), 155);
+    assert_eq!(got.len(), 156);
+    assert!(got.iter().any(|s| s.2 == "@/var/lib/machines"), "{got:?}");
+    assert!(got.iter().any(|s| s.2 == "top dir/x/@var-log"), "{got:?}");
     assert_eq!(subs.default_id, default_id);
     let ro: Vec<u64> = subs
         .list
@@ -1245,7 +1259,7 @@ fn btrfs_subvolumes_from_the_trees_match_btrfs_subvolume_list() {
         ..Default::default()
     };
     let st = storage::collect_from(&RootFs::new(t.join("root")), &inputs);
-    assert_eq!(st.btrfs_subvolumes.len(), 155);
+    assert_eq!(st.btrfs_subvolumes.len(), 156);
     let by_path = |p: &str| st.btrfs_subvolumes.iter().find(|s| s.path == p).unwrap();
     assert_eq!(by_path("@").mount_point.as_deref(), Some("/"));
     assert!(by_path("@").default);
@@ -1404,4 +1418,90 @@ fn md_arrays_from_sysfs_and_without_live_facts_from_mdadm_conf() {
         Some("3aaa0122:29827cfa:5331ad66:ca767371")
     );
     assert_eq!(a.array_name.as_deref(), Some("host:0"));
+}
+
+#[test]
+fn luks_headers_match_blkid_and_the_open_device_is_listed() {
+    if !have("luks", &["cryptsetup", "blkid", "mkfs.ext4"]) {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    let mut uuid = String::new();
+    for (ty, label) in [("luks1", None), ("luks2", Some("secret"))] {
+        let img = t.join(format!("{ty}.img"));
+        sparse(&img, 32 * MIB);
+        let mut args = vec![
+            "luksFormat",
+            "-q",
+            "--type",
+            ty,
+            "--pbkdf-force-iterations",
+            "1000",
+        ];
+        if ty == "luks2" {
+            args.extend(["--pbkdf", "pbkdf2"]);
+        }
+        if let Some(l) = label {
+            args.extend(["--label", l]);
+        }
+        let p = img.display().to_string();
+        args.extend([p.as_str(), "-"]);
+        run_stdin("cryptsetup", &args, "test passphrase");
+        let sb = probe_fs(&Device::open(&img, None).unwrap());
+        let b = blkid(&img, None);
+        assert_like_blkid(ty, &sb, &b);
+        assert_eq!(sb.version.as_ref(), b.get("VERSION"), "{ty}");
+        uuid = sb.uuid.clone().unwrap();
+    }
+    // Open, as the kernel shows it: dm-1 (CRYPT-LUKS2-<uuid without dashes>-<name>) over sde.
+    let block = t.join("sys/block");
+    sys_disk(&block, "sde", "8:64", 32 * MIB, false, &[]);
+    sys_disk(&block, "dm-1", "253:1", 16 * MIB, false, &[]);
+    let dm = block.join("dm-1");
+    fs::create_dir_all(dm.join("dm")).unwrap();
+    fs::write(dm.join("dm/name"), "luks-data\n").unwrap();
+    fs::write(
+        dm.join("dm/uuid"),
+        format!("CRYPT-LUKS2-{}-luks-data\n", uuid.replace('-', "")),
+    )
+    .unwrap();
+    std::os::unix::fs::symlink("../../sde", dm.join("slaves/sde")).unwrap();
+    let devdir = t.join("dev");
+    fs::create_dir_all(&devdir).unwrap();
+    std::os::unix::fs::symlink(t.join("luks2.img"), devdir.join("sde")).unwrap();
+    let inner = t.join("inner.img");
+    sparse(&inner, 16 * MIB);
+    run("mkfs.ext4", &["-q", "-F", inner.to_str().unwrap()]);
+    std::os::unix::fs::symlink(&inner, devdir.join("dm-1")).unwrap();
+    fs::write(
+        t.join("mountinfo"),
+        "22 1 253:1 / /srv rw,relatime - ext4 /dev/mapper/luks-data rw\n",
+    )
+    .unwrap();
+    fs::create_dir_all(t.join("root/etc")).unwrap();
+    let inputs = Inputs {
+        sys_block: Some(block),
+        mountinfo: Some(t.join("mountinfo")),
+        dev_dir: Some(devdir),
+        ..Default::default()
+    };
+    let st = storage::collect_from(&RootFs::new(t.join("root")), &inputs);
+    let d = st.disks[0].filesystem.as_ref().unwrap();
+    assert_eq!(
+        (d.fstype.as_str(), d.uuid.as_deref()),
+        ("crypto_LUKS", Some(uuid.as_str()))
+    );
+    assert_eq!(st.mapped_devices.len(), 1);
+    let m = &st.mapped_devices[0];
+    assert_eq!(
+        (m.device.as_str(), m.kind.as_deref()),
+        ("dm-1", Some("crypt"))
+    );
+    assert_eq!(m.slaves, ["sde"]);
+    let f = m.filesystem.as_ref().unwrap();
+    assert_eq!(
+        (f.fstype.as_str(), f.mount_point.as_deref()),
+        ("ext4", Some("/srv"))
+    );
 }

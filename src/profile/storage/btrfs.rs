@@ -1,6 +1,7 @@
 //! btrfs superblock (4 KiB at 64 KiB; kernel include/uapi/linux/btrfs_tree.h
 //! `btrfs_super_block`), and the subvolumes its trees list.
 
+use std::collections::BTreeMap;
 use std::io;
 
 use super::probe::Superblock;
@@ -39,6 +40,7 @@ pub fn probe(dev: &dyn BlockRead) -> io::Result<Option<Superblock>> {
 // it hangs (ROOT_BACKREF); its `default` dir item names the default subvolume.
 // (kernel fs/btrfs/accessors.h and include/uapi/linux/btrfs_tree.h)
 
+const INODE_REF: u8 = 12;
 const ROOT_ITEM: u8 = 132;
 const ROOT_BACKREF: u8 = 144;
 const DIR_ITEM: u8 = 84;
@@ -46,12 +48,16 @@ const CHUNK_ITEM: u8 = 228;
 const FS_TREE: u64 = 5;
 const ROOT_TREE_DIR: u64 = 6;
 const FIRST_FREE: u64 = 256;
+/// Inode number of every subvolume's root directory.
+const ROOT_DIR_INODE: u64 = 256;
 const LAST_FREE: u64 = u64::MAX - 255;
 const HEADER: usize = 101;
 /// Tree nodes read at most per filesystem (16 KiB each: 64 MiB); a root tree of a host with
 /// thousands of snapshots fits, a corrupt loop does not run away.
 const MAX_NODES: usize = 4096;
 const MAX_LEVEL: u8 = 7;
+/// Bytes of leaf items kept from one walk (root items are ~440 bytes: 70 000 subvolumes).
+const MAX_ITEM_BYTES: usize = 32 << 20;
 
 /// One subvolume as the root tree records it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -86,6 +92,7 @@ struct Fs<'a> {
     devid: u64,
     chunks: Vec<Chunk>,
     nodes_read: usize,
+    item_bytes: usize,
 }
 
 /// Block group profiles whose stripe 0 holds a full copy: single, DUP, RAID1/1C3/1C4.
@@ -151,6 +158,77 @@ impl Fs<'_> {
         Ok(n)
     }
 
+    /// The first item with `objectid` and `ty` in the tree at `root` (its offset and data):
+    /// down the last child whose key is not above the target, then its right neighbour
+    /// when the items in it all sort before.
+    fn search(
+        &mut self,
+        root: u64,
+        level: u8,
+        oid: u64,
+        ty: u8,
+    ) -> Result<Option<(u64, Vec<u8>)>, String> {
+        if level > MAX_LEVEL {
+            return Err("tree deeper than 8 levels".into());
+        }
+        let n = self.node(root)?;
+        if n[100] != level {
+            return Err(format!(
+                "tree block {root}: level {} where {level} was expected",
+                n[100]
+            ));
+        }
+        let items = le32(&n, 96) as usize;
+        if level == 0 {
+            for i in 0..items {
+                let k = HEADER + 25 * i;
+                if k + 25 > n.len() {
+                    break;
+                }
+                if (le64(&n, k), n[k + 8]) == (oid, ty) {
+                    let d = HEADER + le32(&n, k + 17) as usize;
+                    let len = le32(&n, k + 21) as usize;
+                    return Ok(n
+                        .get(d..d.saturating_add(len))
+                        .map(|v| (le64(&n, k + 9), v.to_vec())));
+                }
+            }
+            return Ok(None);
+        }
+        let keys: Vec<((u64, u8), u64)> = (0..items)
+            .map(|i| HEADER + 33 * i)
+            .take_while(|k| k + 33 <= n.len())
+            .map(|k| ((le64(&n, k), n[k + 8]), le64(&n, k + 17)))
+            .collect();
+        let at = keys
+            .iter()
+            .rposition(|(key, _)| *key <= (oid, ty))
+            .unwrap_or(0);
+        for (_, child) in keys.iter().skip(at).take(2) {
+            if let Some(hit) = self.search(*child, level - 1, oid, ty)? {
+                return Ok(Some(hit));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Names of the directories from inode `dir` up to the subvolume's root directory, in
+    /// that order (INODE_REF items: key offset = parent directory, data = index, name).
+    fn dir_path(&mut self, root: u64, level: u8, mut dir: u64) -> Result<Vec<String>, String> {
+        let mut names = Vec::new();
+        while dir != ROOT_DIR_INODE && names.len() < 256 {
+            let Some((parent, d)) = self.search(root, level, dir, INODE_REF)? else {
+                break;
+            };
+            let len = le16(&d, 8) as usize;
+            names.push(
+                String::from_utf8_lossy(d.get(10..10 + len).unwrap_or_default()).into_owned(),
+            );
+            dir = parent;
+        }
+        Ok(names)
+    }
+
     /// Every leaf item of the tree at `root`: (objectid, type, offset, data).
     fn walk(
         &mut self,
@@ -183,6 +261,10 @@ impl Fs<'_> {
                 let d = HEADER + le32(&n, k + 17) as usize;
                 let len = le32(&n, k + 21) as usize;
                 if let Some(data) = n.get(d..d.saturating_add(len)) {
+                    self.item_bytes += data.len();
+                    if self.item_bytes > MAX_ITEM_BYTES {
+                        return Err(format!("more than {MAX_ITEM_BYTES} bytes of tree items"));
+                    }
                     out.push((oid, ty, off, data.to_vec()));
                 }
             }
@@ -224,6 +306,7 @@ pub fn subvolumes(dev: &dyn BlockRead) -> Result<Subvolumes, String> {
         devid: le64(&sb, 201),
         chunks: Vec::new(),
         nodes_read: 0,
+        item_bytes: 0,
     };
     // The system chunk array: (key, chunk item) pairs, enough to read the chunk tree.
     let n = (le32(&sb, 160) as usize).min(2048);
@@ -252,13 +335,20 @@ pub fn subvolumes(dev: &dyn BlockRead) -> Result<Subvolumes, String> {
         default_id: FS_TREE,
         ..Default::default()
     };
-    let mut info: std::collections::BTreeMap<u64, (bool, bool)> = Default::default();
-    let mut refs: std::collections::BTreeMap<u64, (u64, String)> = Default::default();
+    let mut info: BTreeMap<u64, (bool, bool)> = BTreeMap::new();
+    // Tree root (bytenr, level) of each subvolume, the top level included: where the
+    // directories that subvolumes sit in are looked up.
+    let mut trees: BTreeMap<u64, (u64, u8)> = BTreeMap::new();
+    // Subvolume → (parent subvolume, directory inode in the parent, name).
+    let mut refs: BTreeMap<u64, (u64, u64, String)> = BTreeMap::new();
     for (oid, ty, off, d) in &items {
         match *ty {
-            ROOT_ITEM if (FIRST_FREE..=LAST_FREE).contains(oid) => {
+            ROOT_ITEM if *oid == FS_TREE || (FIRST_FREE..=LAST_FREE).contains(oid) => {
+                if d.len() >= 239 {
+                    trees.insert(*oid, (le64(d, 176), d[238]));
+                }
                 // refs == 0: deleted, waiting for the cleaner.
-                if d.len() >= 220 && le32(d, 216) == 0 {
+                if *oid == FS_TREE || (d.len() >= 220 && le32(d, 216) == 0) {
                     continue;
                 }
                 let ro = d.len() >= 216 && le64(d, 208) & 1 != 0;
@@ -268,7 +358,8 @@ pub fn subvolumes(dev: &dyn BlockRead) -> Result<Subvolumes, String> {
             ROOT_BACKREF if d.len() >= 18 => {
                 let len = le16(d, 16) as usize;
                 let name = d.get(18..18 + len).unwrap_or_default();
-                refs.insert(*oid, (*off, String::from_utf8_lossy(name).into_owned()));
+                let name = String::from_utf8_lossy(name).into_owned();
+                refs.insert(*oid, (*off, le64(d, 0), name));
             }
             DIR_ITEM if d.len() >= 30 => {
                 let len = le16(d, 27) as usize;
@@ -280,20 +371,25 @@ pub fn subvolumes(dev: &dyn BlockRead) -> Result<Subvolumes, String> {
         }
     }
     for (&id, &(read_only, snapshot)) in &info {
-        let Some((parent, _)) = refs.get(&id) else {
+        let Some((parent, _, _)) = refs.get(&id) else {
             continue; // not linked anywhere (being deleted)
         };
-        // The path: names up the backrefs to the top level; bounded against cycles.
+        // The path: up the backrefs to the top level, with the directories each subvolume
+        // sits in inside its parent; bounded against cycles.
         let mut parts = Vec::new();
         let mut cur = id;
         while cur != FS_TREE && parts.len() < 256 {
-            match refs.get(&cur) {
-                Some((p, name)) => {
-                    parts.push(name.clone());
-                    cur = *p;
-                }
-                None => break,
+            let Some((p, dir, name)) = refs.get(&cur) else {
+                break;
+            };
+            parts.push(name.clone());
+            if *dir != ROOT_DIR_INODE {
+                let Some(&(bytenr, level)) = trees.get(p) else {
+                    break;
+                };
+                parts.extend(fs.dir_path(bytenr, level, *dir)?);
             }
+            cur = *p;
         }
         if cur != FS_TREE {
             continue;

@@ -105,3 +105,27 @@ pub fn parse(text: &str) -> Vec<FstabEntry> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn specs_and_escapes() {
+        let f = parse(
+            "# comment\n\nUUID=ABCD-12 / ext4 defaults 0 1\nLABEL=my\\040disk /m vfat\n\
+             /dev/disk/by-partuuid/AA-01 /b xfs ro 0 0\n/dev/mapper/vg-root /r\\040x btrfs subvol=/@,ro 0 0\n\
+             server:/e /n nfs\nlonely\n",
+        );
+        assert_eq!(f.len(), 5, "a one-field line is skipped");
+        assert_eq!(f[0].spec(), Spec::Uuid("abcd-12".into()));
+        assert_eq!(f[1].spec(), Spec::Label("my disk".into()));
+        assert_eq!((f[1].options.as_str(), f[1].pass), ("defaults", 0));
+        assert_eq!(f[2].spec(), Spec::PartUuid("aa-01".into()));
+        assert_eq!(f[3].mount_point, "/r x");
+        assert_eq!(f[3].subvolume().as_deref(), Some("@"));
+        assert_eq!(f[4].spec(), Spec::Other("server:/e".into()));
+        assert_eq!(option_value("a,subvolid=5,b", "subvolid"), Some("5"));
+        assert_eq!(option_value("subvolid", "subvolid"), None);
+    }
+}

@@ -443,3 +443,51 @@ pub fn newest(vgs: impl IntoIterator<Item = VgMeta>) -> Vec<VgMeta> {
     }
     by_name.into_values().collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_values_lists_escapes_and_comments() {
+        let t = "# c\nvg { id = \"a\\\"b\" # trailing\n seqno = 3\n status = [\"READ\", \"WRITE\"]\n x = 1.5\n physical_volumes { pv0 { id = \"p\" pe_count = 10 } } }\n";
+        let top = parse_text(t).unwrap();
+        let vg = top.section("vg").unwrap();
+        assert_eq!(vg.str("id"), Some("a\"b"));
+        assert_eq!(vg.int("seqno"), Some(3));
+        assert_eq!(vg.strings("status"), ["READ", "WRITE"]);
+        assert_eq!(vg.str("x"), Some("1.5"));
+        let meta = vg_from_text(t).unwrap();
+        assert_eq!((meta.seqno, meta.pvs[0].pe_count), (3, 10));
+    }
+
+    #[test]
+    fn broken_text_is_an_error_not_a_panic() {
+        for t in ["vg {", "vg { a = }", "vg { a = \"x", "= 1", "a b", "{{{{"] {
+            assert!(vg_from_text(t).is_err(), "{t}");
+        }
+        let deep = "a { ".repeat(100);
+        assert!(parse_text(&deep).is_err());
+    }
+
+    #[test]
+    fn newest_copy_of_a_vg_wins() {
+        let vg = |seqno| VgMeta {
+            name: "v".into(),
+            seqno,
+            ..Default::default()
+        };
+        let n = newest([vg(3), vg(7), vg(5)]);
+        assert_eq!(n.len(), 1);
+        assert_eq!(n[0].seqno, 7);
+    }
+
+    #[test]
+    fn ids_are_grouped_as_lvm_prints_them() {
+        assert_eq!(
+            format_id("8bu30tHVGsm2efN9isYGARo9XmHYX20R"),
+            "8bu30t-HVGs-m2ef-N9is-YGAR-o9Xm-HYX20R"
+        );
+        assert_eq!(format_id("short"), "short");
+    }
+}

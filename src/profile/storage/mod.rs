@@ -19,6 +19,7 @@ pub mod disks;
 pub mod ext;
 pub mod fstab;
 pub mod gpt;
+pub mod luks;
 pub mod lvm;
 pub mod mbr;
 pub mod md;
@@ -47,6 +48,8 @@ pub struct Storage {
     pub logical_groups: Vec<LogicalGroup>,
     /// LVM logical volumes (UForge `logicalVolume`), VG by VG, in metadata order.
     pub logical_volumes: Vec<LogicalVolume>,
+    /// device-mapper devices that are not LVs: dm-crypt (LUKS), multipath, …
+    pub mapped_devices: Vec<MappedDevice>,
     pub btrfs_subvolumes: Vec<BtrfsSubvolume>,
     pub swap: Vec<SwapArea>,
     /// Mounted (mount table) and boot-time (fstab) mounts of block-device filesystems.
@@ -194,6 +197,20 @@ pub struct LogicalVolume {
     pub segment_types: Vec<String>,
     /// PV uuids the LV's extents are on.
     pub physical_volumes: Vec<String>,
+    pub filesystem: Option<Filesystem>,
+}
+
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct MappedDevice {
+    /// Kernel name (`dm-3`).
+    pub device: String,
+    /// `/dev/mapper/` name (`luks-1f2e…`, `mpatha`).
+    pub name: Option<String>,
+    /// The subsystem, from the dm uuid's prefix: `crypt` (`CRYPT-…`), `mpath`, `part`, …
+    pub kind: Option<String>,
+    /// The devices underneath (kernel names).
+    pub slaves: Vec<String>,
+    pub size: u64,
     pub filesystem: Option<Filesystem>,
 }
 

@@ -279,6 +279,9 @@ fn slots(st: &mut Storage) -> Vec<(String, &mut Option<Filesystem>)> {
     for a in st.md_arrays.iter_mut() {
         out.push((a.name.clone(), &mut a.filesystem));
     }
+    for m in st.mapped_devices.iter_mut() {
+        out.push((m.device.clone(), &mut m.filesystem));
+    }
     for l in st.logical_volumes.iter_mut() {
         let key = l
             .device

@@ -9,12 +9,13 @@ use serde::Serialize;
 use super::lvm::PvLabel;
 use super::md::MdMember;
 use super::reader::BlockRead;
-use super::{btrfs, ext, lvm, md, swap, vfat, xfs};
+use super::{btrfs, ext, luks, lvm, md, swap, vfat, xfs};
 
 /// A superblock's identity, in blkid's vocabulary (`TYPE`, `UUID`, `LABEL`, `UUID_SUB`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
 pub struct Superblock {
-    /// `ext4`, `xfs`, `btrfs`, `vfat`, `swap`, `LVM2_member`, `linux_raid_member`, …
+    /// `ext4`, `xfs`, `btrfs`, `vfat`, `swap`, `LVM2_member`, `linux_raid_member`,
+    /// `crypto_LUKS`, …
     pub fstype: String,
     pub uuid: Option<String>,
     pub label: Option<String>,
@@ -59,6 +60,7 @@ pub fn probe(dev: &dyn BlockRead) -> io::Result<Option<Content>> {
         return Ok(Some(Content::Lvm(sb, pv)));
     }
     for f in [
+        luks::probe,
         swap::probe,
         ext::probe,
         xfs::probe,

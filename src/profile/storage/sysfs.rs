@@ -165,3 +165,33 @@ fn read_one(d: &Path, name: String) -> SysBlock {
         name,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_sort_by_their_numbers() {
+        let mut v = vec!["sda10", "sdb", "sda2", "nvme10n1", "nvme2n1", "sda"];
+        v.sort_by_key(|n| natural(n));
+        assert_eq!(v, ["nvme2n1", "nvme10n1", "sda", "sda2", "sda10", "sdb"]);
+    }
+
+    #[test]
+    fn what_is_not_a_disk() {
+        let b = |name: &str, removable: bool| SysBlock {
+            name: name.into(),
+            removable,
+            ..Default::default()
+        };
+        for n in ["sda", "vda", "xvda", "nvme0n1", "mmcblk0", "loopy", "srx"] {
+            assert!(b(n, false).is_disk(), "{n}");
+        }
+        for n in [
+            "loop0", "zram0", "ram0", "nbd3", "sr0", "fd0", "dm-0", "md127",
+        ] {
+            assert!(!b(n, false).is_disk(), "{n}");
+        }
+        assert!(!b("sdc", true).is_disk(), "removable media");
+    }
+}

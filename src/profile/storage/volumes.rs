@@ -7,7 +7,7 @@ use super::disks::{fs_from, Found};
 use super::lvm::{self, VgMeta};
 use super::md;
 use super::probe::Content;
-use super::{LogicalGroup, LogicalVolume, MdArray, PhysicalVolume, Storage};
+use super::{LogicalGroup, LogicalVolume, MappedDevice, MdArray, PhysicalVolume, Storage};
 use crate::rootfs::RootFs;
 
 /// How many backup files are read at most (one per VG; a directory of thousands is not).
@@ -16,6 +16,39 @@ const MAX_BACKUPS: usize = 256;
 pub fn assemble(root: &RootFs, found: &Found, st: &mut Storage) {
     md_arrays(root, found, st);
     lvm_groups(root, found, st);
+    mapped_devices(found, st);
+}
+
+/// dm devices no LV claimed: dm-crypt, multipath, kpartx partitions.
+fn mapped_devices(found: &Found, st: &mut Storage) {
+    for b in found.sys.iter().filter(|b| b.is_dm()) {
+        if st
+            .logical_volumes
+            .iter()
+            .any(|l| l.device.as_deref() == Some(b.name.as_str()))
+        {
+            continue;
+        }
+        // LVM's own hidden sub-LVs (thin pool data, RAID images) are part of their LV.
+        if b.dm_uuid.as_deref().is_some_and(|u| u.starts_with("LVM-")) {
+            continue;
+        }
+        st.mapped_devices.push(MappedDevice {
+            device: b.name.clone(),
+            name: b.dm_name.clone(),
+            kind: b
+                .dm_uuid
+                .as_deref()
+                .and_then(|u| u.split_once('-'))
+                .map(|(k, _)| k.to_lowercase()),
+            slaves: b.slaves.clone(),
+            size: b.size,
+            filesystem: found
+                .contents
+                .get(&b.name)
+                .map(|c| fs_from(c, "superblock")),
+        });
+    }
 }
 
 fn md_arrays(root: &RootFs, found: &Found, st: &mut Storage) {
