@@ -69,7 +69,9 @@ pub struct Meta {
 }
 
 impl Meta {
-    /// From a raw `struct stat` (`fstatat` in the walker).
+    /// From a raw `struct stat` (`fstatat` in the walker). The casts are no-ops on x86_64
+    /// but not on every architecture (`st_nlink`, `st_blocks`, `st_mode` widths differ).
+    #[allow(clippy::unnecessary_cast)]
     pub fn from_stat(st: &libc::stat) -> Meta {
         let mode = st.st_mode as u32;
         Meta {
