@@ -69,6 +69,29 @@ pub struct Meta {
 }
 
 impl Meta {
+    /// From a raw `struct stat` (`fstatat` in the walker). The casts are no-ops on x86_64
+    /// but not on every architecture (`st_nlink`, `st_blocks`, `st_mode` widths differ).
+    #[allow(clippy::unnecessary_cast)]
+    pub fn from_stat(st: &libc::stat) -> Meta {
+        let mode = st.st_mode as u32;
+        Meta {
+            kind: FileKind::from_mode(mode),
+            mode,
+            uid: st.st_uid,
+            gid: st.st_gid,
+            size: st.st_size as u64,
+            mtime: st.st_mtime,
+            mtime_nsec: u32::try_from(st.st_mtime_nsec).unwrap_or(0),
+            ctime: st.st_ctime,
+            ctime_nsec: u32::try_from(st.st_ctime_nsec).unwrap_or(0),
+            dev: st.st_dev as u64,
+            ino: st.st_ino as u64,
+            nlink: st.st_nlink as u64,
+            rdev: st.st_rdev as u64,
+            blocks: st.st_blocks as u64,
+        }
+    }
+
     pub fn from_std(m: &fs::Metadata) -> Meta {
         Meta {
             kind: FileKind::from_mode(m.mode()),
@@ -206,6 +229,75 @@ fn child_path(dir: &[u8], name: &[u8]) -> Vec<u8> {
     p
 }
 
+/// An `O_PATH` descriptor of a directory, for `fstatat`/`readlinkat` of its entries.
+fn open_dir_path(host: &std::path::Path) -> std::io::Result<std::os::fd::OwnedFd> {
+    use std::os::fd::FromRawFd;
+    let c = std::ffi::CString::new(host.as_os_str().as_bytes())?;
+    // SAFETY: a NUL-terminated path; the returned fd is owned by the OwnedFd below.
+    let fd = unsafe {
+        libc::open(
+            c.as_ptr(),
+            libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC | libc::O_NOFOLLOW,
+        )
+    };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: fd is a fresh descriptor nobody else owns.
+    Ok(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) })
+}
+
+/// `lstat` of `name` inside the directory `dir`.
+fn lstat_at(dir: &std::os::fd::OwnedFd, name: &[u8]) -> std::io::Result<Meta> {
+    use std::os::fd::AsRawFd;
+    let c = std::ffi::CString::new(name)?;
+    let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
+    // SAFETY: valid fd, NUL-terminated name, and a buffer of the right type.
+    let r = unsafe {
+        libc::fstatat(
+            dir.as_raw_fd(),
+            c.as_ptr(),
+            st.as_mut_ptr(),
+            libc::AT_SYMLINK_NOFOLLOW,
+        )
+    };
+    if r != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: fstatat succeeded, so it filled the buffer.
+    Ok(Meta::from_stat(unsafe { &st.assume_init() }))
+}
+
+/// The target of the symlink `name` inside `dir`, any length.
+fn readlink_at(dir: &std::os::fd::OwnedFd, name: &[u8]) -> std::io::Result<Vec<u8>> {
+    use std::os::fd::AsRawFd;
+    let c = std::ffi::CString::new(name)?;
+    let mut buf = vec![0u8; 256];
+    loop {
+        // SAFETY: the buffer is valid for buf.len() bytes.
+        let n = unsafe {
+            libc::readlinkat(
+                dir.as_raw_fd(),
+                c.as_ptr(),
+                buf.as_mut_ptr().cast(),
+                buf.len(),
+            )
+        };
+        if n < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        let n = n as usize;
+        if n < buf.len() {
+            buf.truncate(n);
+            return Ok(buf);
+        }
+        if buf.len() >= 1 << 20 {
+            return Err(std::io::Error::other("symlink target longer than 1 MiB"));
+        }
+        buf.resize(buf.len() * 2, 0);
+    }
+}
+
 fn walk_dir<'s>(
     scope: &rayon::Scope<'s>,
     opts: &'s WalkOptions<'s>,
@@ -215,6 +307,13 @@ fn walk_dir<'s>(
     let host = opts.root.host_path(&dir);
     let reader = match fs::read_dir(&host) {
         Ok(r) => r,
+        Err(e) => return push_error(shared, dir, "readdir", e.to_string()),
+    };
+    // Entries are stat'ed relative to this fd: std's `DirEntry::metadata` does that on
+    // glibc but falls back to `lstat` of the full path on musl (the shipped build), which
+    // walks every component again for every entry.
+    let dir_fd = match open_dir_path(&host) {
+        Ok(fd) => fd,
         Err(e) => return push_error(shared, dir, "readdir", e.to_string()),
     };
     let mut batch = Vec::new();
@@ -237,8 +336,9 @@ fn walk_dir<'s>(
             continue;
         }
         // fstatat relative to the directory fd: no second path lookup.
-        let meta = match entry.metadata() {
-            Ok(m) => Meta::from_std(&m),
+        let name = entry.file_name();
+        let meta = match lstat_at(&dir_fd, name.as_bytes()) {
+            Ok(m) => m,
             Err(e) => {
                 // Vanished between readdir and lstat: a live system, not an error.
                 if e.kind() != std::io::ErrorKind::NotFound {
@@ -248,8 +348,8 @@ fn walk_dir<'s>(
             }
         };
         let link_target = if meta.kind == FileKind::Symlink {
-            match fs::read_link(entry.path()) {
-                Ok(t) => Some(t.as_os_str().as_bytes().to_vec()),
+            match readlink_at(&dir_fd, name.as_bytes()) {
+                Ok(t) => Some(t),
                 Err(e) => {
                     push_error(shared, path.clone(), "readlink", e.to_string());
                     None
