@@ -19,12 +19,14 @@ use livescan::pkgdb::digest::{AlgoSet, DigestAlgo};
 use livescan::walk::{FileKind, Meta};
 use rayon::prelude::*;
 
-fn cpu_seconds() -> f64 {
+/// User and system CPU seconds of the process so far.
+fn cpu_seconds() -> (f64, f64) {
+    // SAFETY: an all-zero rusage is a valid value of this plain C struct.
     let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: getrusage writes one rusage into the struct we own; zeroed is a valid rusage.
+    // SAFETY: getrusage writes one rusage into the struct we own.
     unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) };
     let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
-    tv(ru.ru_utime) + tv(ru.ru_stime)
+    (tv(ru.ru_utime), tv(ru.ru_stime))
 }
 
 fn loadavg() -> String {
@@ -103,7 +105,8 @@ fn main() {
                     .map(|(p, m)| hash_file(p, m, algos))
                     .collect()
             };
-            let (wall, cpu) = (t0.elapsed().as_secs_f64(), cpu_seconds() - c0);
+            let (wall, c1) = (t0.elapsed().as_secs_f64(), cpu_seconds());
+            let (user, sys) = (c1.0 - c0.0, c1.1 - c0.1);
             let digests: Vec<Option<String>> = out.iter().map(hex).collect();
             let matching = digests
                 .iter()
@@ -111,8 +114,9 @@ fn main() {
                 .filter(|(d, (p, _))| d.as_ref() == recorded.get(p))
                 .count();
             println!(
-                "run {run} {name:>18}: wall {wall:6.3} s, cpu {cpu:6.3} s, {:5.0} MB/s wall, \
-                 {matching} match dpkg, load {}",
+                "run {run} {name:>18}: wall {wall:6.3} s, cpu {:6.3} s (user {user:.3} + sys {sys:.3}), \
+                 {:5.0} MB/s wall, {matching} match dpkg, load {}",
+                user + sys,
                 bytes as f64 / wall / 1e6,
                 loadavg()
             );

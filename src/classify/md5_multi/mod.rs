@@ -60,7 +60,9 @@ impl Engine {
 
 #[cfg(target_arch = "x86_64")]
 impl lanes::Kernel<LANES_AVX2> for avx2::Avx2 {
-    // One 8-lane pass costs about as much as 3 scalar blocks (bench/results/md5-multi-*.md).
+    // One 8-lane pass costs 1.1-1.6 scalar blocks (kernel alone / with the scheduler's
+    // copies, bench/results/md5-multi-2026-12-01.md): two busy lanes barely pay, one does
+    // not. Three keeps a margin; the tail it affects is a few files per thread.
     const SCALAR_BELOW: usize = 3;
     fn compress(self, state: &mut State<LANES_AVX2>, data: [&[u8]; LANES_AVX2], blocks: usize) {
         avx2::Avx2::compress(self, state, data, blocks)
