@@ -4,6 +4,7 @@
 //! for each other and two clients racing on one scan cannot interleave bytes.
 
 pub mod auth;
+pub mod commit_point;
 pub mod http;
 pub mod overlay;
 pub mod store;
@@ -330,7 +331,10 @@ impl Receiver {
         };
         let dir = self.store.scan_dir(uid, siid, sid);
         let overlay = dir.join("overlay");
-        let committed = std::fs::metadata(&overlay).map(|m| m.len()).unwrap_or(0);
+        let committed = match commit_point::committed(&overlay) {
+            Ok(c) => c,
+            Err(e) => return error(500, format!("storage: {e}")),
+        };
         match (method, tail) {
             (Method::Get, []) => json(200, &scan),
             (Method::Put, []) => {
