@@ -111,7 +111,9 @@ impl Receiver {
         }
         let login = match url.contains("signature=") {
             true => self.auth.check_api_key(url.trim_start_matches("/api/")),
-            false => self.auth.check(header(req, "Authorization")),
+            false => self
+                .auth
+                .check(req.remote_addr().copied(), header(req, "Authorization")),
         };
         let Some(login) = login else {
             return error(401, "authentication required");
