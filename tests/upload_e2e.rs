@@ -834,6 +834,105 @@ fn bad_chunks_are_never_committed() {
     assert!(stored_overlay(&data) == bytes);
 }
 
+/// UForge's XML request bodies, sent with curl as UForge's docs show them: a scannedInstance
+/// created from the docs' example (plus `overlayIncluded`, an escaped name), a scan updated
+/// with an XML `status`; a body outside UForge's namespace is refused.
+#[test]
+fn xml_request_bodies_with_curl() {
+    if !common::have_tools("xml_request_bodies_with_curl", &["curl"]) {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    add_user(&data);
+    let rcv = Receiver::start(&data);
+    let base = format!("http://{}/api/users/{}", rcv.addr, USER.replace('@', "%40"));
+    let curl = |args: &[&str]| -> (u16, serde_json::Value) {
+        let o = Command::new("curl")
+            .args([
+                "-sS",
+                "-w",
+                "\n%{http_code}",
+                "-u",
+                &format!("{USER}:{PASSWORD}"),
+            ])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let text = String::from_utf8_lossy(&o.stdout).into_owned();
+        let (body, code) = text.rsplit_once('\n').unwrap();
+        (
+            code.trim().parse().unwrap(),
+            serde_json::from_str(body).unwrap_or(serde_json::Value::Null),
+        )
+    };
+    let xml = |body: &str, method: &str, url: &str| {
+        curl(&[
+            "-X",
+            method,
+            "-H",
+            "Content-Type: application/xml",
+            "-H",
+            "Accept: application/json",
+            "--data-binary",
+            body,
+            url,
+        ])
+    };
+    let doc = r#"<?xml version="1.0" encoding="UTF-8"?>
+<ns0:scannedInstance xmlns:ns0="http://www.usharesoft.com/uforge">
+  <name>Example Scan &amp; R&#38;D</name>
+  <distribution><name>CentOS</name><version>6.7</version><arch>x86_64</arch></distribution>
+  <overlayIncluded>true</overlayIncluded>
+</ns0:scannedInstance>"#;
+    let (code, inst) = xml(doc, "POST", &format!("{base}/scannedinstances"));
+    assert_eq!(code, 201, "{inst}");
+    assert_eq!(inst["name"], "Example Scan & R&D", "{inst}");
+    assert_eq!(inst["distribution"]["version"], "6.7", "{inst}");
+    assert_eq!(inst["overlayIncluded"], true, "{inst}");
+    let siid = inst["dbId"].as_u64().unwrap();
+    let (code, list) = curl(&[&format!(
+        "{base}/scannedinstances?name=Example%20Scan%20%26%20R%26D"
+    )]);
+    assert_eq!((code, list["total"].as_u64()), (200, Some(1)), "{list}");
+
+    let (_, scan) = curl(&[
+        "-X",
+        "POST",
+        "--data",
+        "{}",
+        &format!("{base}/scannedinstances/{siid}/scans"),
+    ]);
+    let scan_url = format!("http://{}/api/{}", rcv.addr, scan["uri"].as_str().unwrap());
+    let update = r#"<ns0:scan xmlns:ns0="http://www.usharesoft.com/uforge"><status><error>true</error><errorMessage>disk &lt;full&gt;</errorMessage></status></ns0:scan>"#;
+    let (code, updated) = xml(update, "PUT", &scan_url);
+    assert_eq!(code, 200, "{updated}");
+    assert_eq!(updated["status"]["error"], true, "{updated}");
+    assert_eq!(
+        updated["status"]["errorMessage"], "disk <full>",
+        "{updated}"
+    );
+    let (_, again) = curl(&[&scan_url]);
+    assert_eq!(
+        again["status"]["errorMessage"], "disk <full>",
+        "stored: {again}"
+    );
+
+    let (code, body) = xml(
+        "<scannedInstance><name>no namespace</name></scannedInstance>",
+        "POST",
+        &format!("{base}/scannedinstances"),
+    );
+    assert_eq!(code, 400, "{body}");
+    assert!(
+        body["error"].as_str().unwrap_or("").contains("namespace"),
+        "{body}"
+    );
+    let (code, body) = xml("<ns0:scan xmlns:ns0=\"http://www.usharesoft.com/uforge\"><status><error>maybe</error></status></ns0:scan>", "PUT", &scan_url);
+    assert_eq!(code, 400, "{body}");
+}
+
 /// UForge API keys instead of a password, for a login with `@` (a known UForge bug): both
 /// signature forms the docs show are accepted; a wrong secret is refused (exit 8).
 #[test]

@@ -9,6 +9,7 @@ pub mod http;
 pub mod overlay;
 pub mod store;
 pub mod xml;
+pub mod xml_request;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -206,7 +207,12 @@ impl Receiver {
             Ok(b) => b,
             Err(r) => return r,
         };
-        let mut inst: ScannedInstance = match serde_json::from_slice(&body) {
+        let parsed = if xml_request::is_xml(header(req, "Content-Type")) {
+            xml_request::read::<ScannedInstance>(&body, "scannedInstance")
+        } else {
+            serde_json::from_slice(&body).map_err(|e| e.to_string())
+        };
+        let mut inst = match parsed {
             Ok(i) => i,
             Err(e) => return error(400, format!("scannedInstance: {e}")),
         };
@@ -344,7 +350,12 @@ impl Receiver {
                     Ok(b) => b,
                     Err(r) => return r,
                 };
-                match serde_json::from_slice::<Scan>(&body) {
+                let parsed = if xml_request::is_xml(header(req, "Content-Type")) {
+                    xml_request::read::<Scan>(&body, "scan")
+                } else {
+                    serde_json::from_slice::<Scan>(&body).map_err(|e| e.to_string())
+                };
+                match parsed {
                     Ok(update) => {
                         // Only the status is the client's to change.
                         if !scan.status.complete {
