@@ -4,10 +4,12 @@
 //! for each other and two clients racing on one scan cannot interleave bytes.
 
 pub mod auth;
+pub mod commit_point;
 pub mod http;
 pub mod overlay;
 pub mod store;
 pub mod xml;
+pub mod xml_request;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -110,7 +112,9 @@ impl Receiver {
         }
         let login = match url.contains("signature=") {
             true => self.auth.check_api_key(url.trim_start_matches("/api/")),
-            false => self.auth.check(header(req, "Authorization")),
+            false => self
+                .auth
+                .check(req.remote_addr().copied(), header(req, "Authorization")),
         };
         let Some(login) = login else {
             return error(401, "authentication required");
@@ -203,7 +207,12 @@ impl Receiver {
             Ok(b) => b,
             Err(r) => return r,
         };
-        let mut inst: ScannedInstance = match serde_json::from_slice(&body) {
+        let parsed = if xml_request::is_xml(header(req, "Content-Type")) {
+            xml_request::read::<ScannedInstance>(&body, "scannedInstance")
+        } else {
+            serde_json::from_slice(&body).map_err(|e| e.to_string())
+        };
+        let mut inst = match parsed {
             Ok(i) => i,
             Err(e) => return error(400, format!("scannedInstance: {e}")),
         };
@@ -330,7 +339,10 @@ impl Receiver {
         };
         let dir = self.store.scan_dir(uid, siid, sid);
         let overlay = dir.join("overlay");
-        let committed = std::fs::metadata(&overlay).map(|m| m.len()).unwrap_or(0);
+        let committed = match commit_point::committed(&overlay) {
+            Ok(c) => c,
+            Err(e) => return error(500, format!("storage: {e}")),
+        };
         match (method, tail) {
             (Method::Get, []) => json(200, &scan),
             (Method::Put, []) => {
@@ -338,7 +350,12 @@ impl Receiver {
                     Ok(b) => b,
                     Err(r) => return r,
                 };
-                match serde_json::from_slice::<Scan>(&body) {
+                let parsed = if xml_request::is_xml(header(req, "Content-Type")) {
+                    xml_request::read::<Scan>(&body, "scan")
+                } else {
+                    serde_json::from_slice::<Scan>(&body).map_err(|e| e.to_string())
+                };
+                match parsed {
                     Ok(update) => {
                         // Only the status is the client's to change.
                         if !scan.status.complete {

@@ -2,7 +2,7 @@
 //! written as elements, the root qualified in UForge's namespace, lists as a wrapper element
 //! holding one element per item (`<scans><scan>…</scan></scans>`), as the UForge docs show.
 
-const NS: &str = "http://www.usharesoft.com/uforge";
+pub const NS: &str = "http://www.usharesoft.com/uforge";
 
 /// The element name for a response type: its Rust name in lowerCamelCase, with UForge's own
 /// names where they differ.

@@ -5,6 +5,7 @@
 pub mod apikey;
 pub mod credentials;
 pub mod interrupt;
+pub mod prefetch;
 pub mod stream;
 pub mod throttle;
 pub mod tls;
@@ -53,12 +54,14 @@ pub trait UploadTarget: Send + Sync {
         report: &[u8],
     ) -> Result<Scan, ShipError>;
     fn overlay_state(&self, scan: &Scan) -> Result<OverlayState, ShipError>;
-    /// Send `data` at `offset`; `finish` carries the export's digest on the last chunk.
+    /// Send `data` at `offset` (`blake3`: its hex digest, computed by the caller so it can
+    /// be done ahead of time); `finish` carries the export's digest on the last chunk.
     fn send_chunk(
         &self,
         scan: &Scan,
         offset: u64,
         data: &[u8],
+        blake3: &str,
         finish: Option<&str>,
     ) -> Result<OverlayState, ShipError>;
     /// Mark the scan cancelled (SIGINT) or failed.

@@ -61,54 +61,59 @@ impl<'a> ChunkSink<'a> {
             let data = &self.buf[..(end - self.base) as usize];
             self.sent += data.len() as u64;
             let mut complete = false;
-            let committed = match self.target.send_chunk(self.scan, self.base, data, finish) {
-                Ok(state) => {
-                    complete = state.complete;
-                    state.committed
-                }
-                Err(ShipError::Conflict(c)) => c,
-                Err(ShipError::Complete) if finish.is_some() => {
-                    complete = true;
-                    end
-                }
-                Err(ShipError::Retryable(m)) => {
-                    failures += 1;
-                    self.retries += 1;
-                    if failures > self.opts.retries {
-                        return Err(ShipError::Retryable(format!(
-                            "giving up after {failures} attempts at byte {}: {m}",
-                            self.base
-                        )));
+            let digest = blake3::hash(data).to_hex();
+            let committed =
+                match self
+                    .target
+                    .send_chunk(self.scan, self.base, data, digest.as_str(), finish)
+                {
+                    Ok(state) => {
+                        complete = state.complete;
+                        state.committed
                     }
-                    let wait = self
-                        .opts
-                        .backoff
-                        .saturating_mul(1 << failures.min(6))
-                        .min(Duration::from_secs(30));
-                    log::warn!(
-                        "overlay at byte {}: {m}; retrying in {:.1} s",
-                        self.base,
-                        wait.as_secs_f64()
-                    );
-                    std::thread::sleep(wait);
-                    match self.target.overlay_state(self.scan) {
-                        Ok(s) => {
-                            complete = s.complete;
+                    Err(ShipError::Conflict(c)) => c,
+                    Err(ShipError::Complete) if finish.is_some() => {
+                        complete = true;
+                        end
+                    }
+                    Err(ShipError::Retryable(m)) => {
+                        failures += 1;
+                        self.retries += 1;
+                        if failures > self.opts.retries {
+                            return Err(ShipError::Retryable(format!(
+                                "giving up after {failures} attempts at byte {}: {m}",
+                                self.base
+                            )));
+                        }
+                        let wait = self
+                            .opts
+                            .backoff
+                            .saturating_mul(1 << failures.min(6))
+                            .min(Duration::from_secs(30));
+                        log::warn!(
+                            "overlay at byte {}: {m}; retrying in {:.1} s",
+                            self.base,
+                            wait.as_secs_f64()
+                        );
+                        std::thread::sleep(wait);
+                        match self.target.overlay_state(self.scan) {
+                            Ok(s) => {
+                                complete = s.complete;
+                                s.committed
+                            }
+                            Err(_) => self.base,
+                        }
+                    }
+                    // The last chunk's answer may have been lost after the server completed.
+                    Err(e) if finish.is_some() => match self.target.overlay_state(self.scan) {
+                        Ok(s) if s.complete => {
+                            complete = true;
                             s.committed
                         }
-                        Err(_) => self.base,
-                    }
-                }
-                // The last chunk's answer may have been lost after the server completed.
-                Err(e) if finish.is_some() => match self.target.overlay_state(self.scan) {
-                    Ok(s) if s.complete => {
-                        complete = true;
-                        s.committed
-                    }
-                    _ => return Err(e),
-                },
-                Err(e) => return Err(e),
-            };
+                        _ => return Err(e),
+                    },
+                    Err(e) => return Err(e),
+                };
             if committed < self.base || committed > end {
                 return Err(ShipError::Rejected(format!(
                     "the server reports {committed} bytes committed, outside the chunk held ({}..{end})",

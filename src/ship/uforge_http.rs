@@ -260,6 +260,7 @@ impl UploadTarget for UforgeHttp {
         scan: &Scan,
         offset: u64,
         data: &[u8],
+        blake3: &str,
         finish: Option<&str>,
     ) -> Result<OverlayState, ShipError> {
         let mut relative = format!("{}?offset={offset}", scan.overlay_uri);
@@ -270,10 +271,7 @@ impl UploadTarget for UforgeHttp {
             .auth(self.agent.post(self.signed(&relative)))
             .header("Accept", "application/json")
             .header("Content-Type", "application/octet-stream")
-            .header(
-                "X-Livescan-Chunk-BLAKE3",
-                blake3::hash(data).to_hex().as_str(),
-            );
+            .header("X-Livescan-Chunk-BLAKE3", blake3);
         let r = match &self.bucket {
             None => req.send(data),
             Some(bucket) => {

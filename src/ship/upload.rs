@@ -5,7 +5,7 @@
 //! and jitter, up to a retry limit. Nothing committed is sent twice; the server checks the
 //! whole export (and that it is the announced one) before the scan is complete.
 
-use std::io::{Read, Seek, SeekFrom};
+use std::io::Read;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -160,80 +160,97 @@ pub fn upload_file(
     })?
     .committed;
     summary.resumed_from = committed;
-    let mut buf = vec![0u8; opts.chunk_size.max(1)];
-    let mut failures = 0u32;
-    loop {
-        if super::interrupt::interrupted() {
-            let how = match target.cancel(&scan) {
-                Ok(()) => "the scan is marked cancelled on the server".to_string(),
-                Err(e) => format!("marking the scan cancelled failed: {e}"),
-            };
-            return Err(ShipError::Interrupted(format!(
-                "{how} ({committed} of {total} bytes were stored)"
-            )));
-        }
-        if committed > total {
-            return Err(ShipError::Rejected(format!(
-                "the server holds {committed} bytes, more than this export's {total}: not the same file"
-            )));
-        }
-        let len = usize::try_from((total - committed).min(buf.len() as u64)).unwrap_or(0);
-        r.seek(SeekFrom::Start(committed))
-            .and_then(|_| r.read_exact(&mut buf[..len]))
-            .map_err(|e| bad(format!("reading at {committed}: {e}")))?;
-        let last = committed + len as u64 == total;
-        let digest = last.then_some(trailer.blake3.as_str());
-        summary.sent += len as u64;
-        match target.send_chunk(&scan, committed, &buf[..len], digest) {
-            Ok(state) => {
-                failures = 0;
-                committed = state.committed;
-                progress(committed, total);
-                if last && state.complete {
-                    break;
+    let chunk_size = opts.chunk_size.max(1) as u64;
+    let chunk_len =
+        |at: u64| usize::try_from((total.saturating_sub(at)).min(chunk_size)).unwrap_or(0);
+    std::thread::scope(|scope| -> Result<(), ShipError> {
+        let mut ahead = super::prefetch::Prefetch::start(scope, r);
+        let mut failures = 0u32;
+        loop {
+            if super::interrupt::interrupted() {
+                let how = match target.cancel(&scan) {
+                    Ok(()) => "the scan is marked cancelled on the server".to_string(),
+                    Err(e) => format!("marking the scan cancelled failed: {e}"),
+                };
+                return Err(ShipError::Interrupted(format!(
+                    "{how} ({committed} of {total} bytes were stored)"
+                )));
+            }
+            if committed > total {
+                return Err(ShipError::Rejected(format!(
+                    "the server holds {committed} bytes, more than this export's {total}: not the same file"
+                )));
+            }
+            let len = chunk_len(committed);
+            let chunk = ahead
+                .get(committed, len)
+                .map_err(|e| bad(format!("reading at {committed}: {e}")))?;
+            let end = committed + len as u64;
+            let last = end == total;
+            // The next chunk is read and hashed while this one is on the wire.
+            if !last {
+                ahead
+                    .ahead(end, chunk_len(end))
+                    .map_err(|e| bad(format!("reading at {end}: {e}")))?;
+            }
+            let digest = last.then_some(trailer.blake3.as_str());
+            summary.sent += len as u64;
+            let sent = target.send_chunk(&scan, committed, &chunk.data, &chunk.blake3, digest);
+            ahead.recycle(chunk.data);
+            match sent {
+                Ok(state) => {
+                    failures = 0;
+                    committed = state.committed;
+                    progress(committed, total);
+                    if last && state.complete {
+                        return Ok(());
+                    }
+                    if last {
+                        return Err(ShipError::Rejected(
+                            "the server took the last chunk but did not complete the scan".into(),
+                        ));
+                    }
                 }
-                if last {
-                    return Err(ShipError::Rejected(
-                        "the server took the last chunk but did not complete the scan".into(),
-                    ));
+                Err(ShipError::Conflict(c)) => {
+                    // Someone (a previous run, a retry that did land) moved the offset.
+                    committed = c;
+                }
+                Err(ShipError::Complete) => return Ok(()),
+                Err(ShipError::Retryable(m)) => {
+                    failures += 1;
+                    retries += 1;
+                    if failures > opts.retries {
+                        return Err(ShipError::Retryable(format!(
+                            "overlay: giving up after {failures} attempts at byte {committed}: {m}"
+                        )));
+                    }
+                    let wait = jitter(
+                        opts.backoff
+                            .saturating_mul(1 << failures.min(6))
+                            .min(Duration::from_secs(30)),
+                    );
+                    log::warn!(
+                        "overlay at byte {committed}: {m}; retrying in {:.1} s",
+                        wait.as_secs_f64()
+                    );
+                    std::thread::sleep(wait);
+                    committed =
+                        with_retries(opts, &mut retries, "asking what the server has", || {
+                            target.overlay_state(&scan)
+                        })?
+                        .committed;
+                }
+                // The last chunk's answer may have been lost after the server completed, or
+                // another agent uploading the same export got there first.
+                Err(e) => {
+                    return match target.overlay_state(&scan) {
+                        Ok(s) if s.complete => Ok(()),
+                        _ => Err(e),
+                    }
                 }
             }
-            Err(ShipError::Conflict(c)) => {
-                // Someone (a previous run, a retry that did land) moved the offset.
-                committed = c;
-            }
-            Err(ShipError::Complete) => break,
-            Err(ShipError::Retryable(m)) => {
-                failures += 1;
-                retries += 1;
-                if failures > opts.retries {
-                    return Err(ShipError::Retryable(format!(
-                        "overlay: giving up after {failures} attempts at byte {committed}: {m}"
-                    )));
-                }
-                let wait = jitter(
-                    opts.backoff
-                        .saturating_mul(1 << failures.min(6))
-                        .min(Duration::from_secs(30)),
-                );
-                log::warn!(
-                    "overlay at byte {committed}: {m}; retrying in {:.1} s",
-                    wait.as_secs_f64()
-                );
-                std::thread::sleep(wait);
-                committed = with_retries(opts, &mut retries, "asking what the server has", || {
-                    target.overlay_state(&scan)
-                })?
-                .committed;
-            }
-            // The last chunk's answer may have been lost after the server completed, or
-            // another agent uploading the same export got there first.
-            Err(e) => match target.overlay_state(&scan) {
-                Ok(s) if s.complete => break,
-                _ => return Err(e),
-            },
         }
-    }
+    })?;
     summary.bytes = total;
     summary.retries = retries;
     summary.seconds = started.elapsed().as_secs_f64();
