@@ -154,7 +154,7 @@ fn stable(mut v: Value) -> Value {
     fn strip(v: &mut Value) {
         match v {
             Value::Object(m) => {
-                for k in ["started", "finished", "duration_ms", "elapsed_ms", "seconds", "jobs", "duration_secs"] {
+                for k in ["started", "timings", "jobs"] {
                     m.remove(k);
                 }
                 m.values_mut().for_each(strip);
