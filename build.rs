@@ -21,7 +21,9 @@ fn main() {
 fn git_commit() -> Option<String> {
     let out = |args: &[&str]| -> Option<String> {
         let o = Command::new("git").args(args).output().ok()?;
-        o.status.success().then(|| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        o.status
+            .success()
+            .then(|| String::from_utf8_lossy(&o.stdout).trim().to_string())
     };
     let commit = out(&["rev-parse", "--short=12", "HEAD"]).filter(|c| !c.is_empty())?;
     // In a worktree HEAD lives in the worktree's git dir and refs in the common dir.

@@ -154,7 +154,10 @@ fn main() {
     // SAFETY: plain syscalls with valid arguments; fprog outlives them.
     unsafe {
         if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 {
-            eprintln!("old_kernel: PR_SET_NO_NEW_PRIVS: {}", std::io::Error::last_os_error());
+            eprintln!(
+                "old_kernel: PR_SET_NO_NEW_PRIVS: {}",
+                std::io::Error::last_os_error()
+            );
             std::process::exit(1);
         }
         if libc::syscall(

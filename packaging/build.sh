@@ -73,5 +73,6 @@ if [ "${LIVESCAN_AARCH64:-0}" = 1 ]; then
   fi
 fi
 
-(cd dist && find . -type f ! -name SHA256SUMS | sed 's|^\./||' | sort | xargs sha256sum > SHA256SUMS)
+(cd dist && find . -type f ! -name SHA256SUMS | sed 's|^\./||' | sort | xargs sha256sum > ../target/SHA256SUMS.tmp)
+mv target/SHA256SUMS.tmp dist/SHA256SUMS
 step "done: $(wc -l < dist/SHA256SUMS) files in dist/, binary $(stat -c %s "$BIN") bytes"

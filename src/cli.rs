@@ -60,8 +60,10 @@ pub enum Command {
         livescan inspect web01.tar.zst --json | jq .counts")]
     Inspect(InspectArgs),
     /// Restore an export's overlay into a directory, refusing anything that would escape it
-    #[command(after_help = "Examples:\n  livescan extract web01.tar.zst --to /mnt/target\n  \
-        tar --zstd -xpf web01.tar.zst --xattrs --xattrs-include='*' --acls --selinux   the same with GNU tar")]
+    #[command(
+        after_help = "Examples:\n  livescan extract web01.tar.zst --to /mnt/target\n  \
+        tar --zstd -xpf web01.tar.zst --xattrs --xattrs-include='*' --acls --selinux   the same with GNU tar"
+    )]
     Extract(ExtractArgs),
     /// Send an export to the overlay endpoint in resumable chunks (password from
     /// LIVESCAN_PASSWORD or the systemd credential livescan-password, never argv)

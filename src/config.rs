@@ -254,7 +254,10 @@ pub fn check(cfg: &Config, config_path: Option<&Path>, secrets: &SecretFiles) ->
         }
     }
     if s.jobs == Some(0) || s.jobs.is_some_and(|j| j > 1024) {
-        bad("[scan] jobs", "must be 1 to 1024 (leave it out for all cores)".into());
+        bad(
+            "[scan] jobs",
+            "must be 1 to 1024 (leave it out for all cores)".into(),
+        );
     }
     if s.nice.is_some_and(|n| !(0..=19).contains(&n)) {
         bad("[scan] nice", "must be 0 to 19".into());
@@ -285,13 +288,16 @@ pub fn check(cfg: &Config, config_path: Option<&Path>, secrets: &SecretFiles) ->
         if let Err(m) = check_url(url, &["http", "https"]) {
             bad("[upload] url", format!("{url:?}: {m}"));
         }
-        if u.user.is_none() && u.auth != Some(AuthMode::ApiKey) {
+        if u.user.is_none() {
+            // API-key requests name the user in their paths too.
             bad("[upload] user", "needed with url (the login)".into());
         }
     }
     if let Some(proxy) = &u.proxy {
-        if let Err(m) = check_url(proxy, &["http", "https", "socks4", "socks4a", "socks5", "socks5h"])
-        {
+        if let Err(m) = check_url(
+            proxy,
+            &["http", "https", "socks4", "socks4a", "socks5", "socks5h"],
+        ) {
             bad("[upload] proxy", format!("{proxy:?}: {m}"));
         }
     }
@@ -304,7 +310,10 @@ pub fn check(cfg: &Config, config_path: Option<&Path>, secrets: &SecretFiles) ->
     if u.user.as_deref().is_some_and(str::is_empty) {
         bad("[upload] user", "is empty".into());
     }
-    if u.name.as_deref().is_some_and(|n| n.is_empty() || n.len() > 255) {
+    if u.name
+        .as_deref()
+        .is_some_and(|n| n.is_empty() || n.len() > 255)
+    {
         bad("[upload] name", "must be 1 to 255 bytes".into());
     }
     if let Some(Size(c)) = u.chunk_size {
@@ -313,7 +322,10 @@ pub fn check(cfg: &Config, config_path: Option<&Path>, secrets: &SecretFiles) ->
         }
     }
     if u.bwlimit == Some(Size(0)) {
-        bad("[upload] bwlimit", "0 would never send (leave it out for no limit)".into());
+        bad(
+            "[upload] bwlimit",
+            "0 would never send (leave it out for no limit)".into(),
+        );
     }
     if u.retries.is_some_and(|r| r > 1000) {
         bad("[upload] retries", "must be at most 1000".into());
@@ -339,7 +351,7 @@ pub fn check(cfg: &Config, config_path: Option<&Path>, secrets: &SecretFiles) ->
 }
 
 fn secret_files(s: &SecretFiles) -> Vec<PathBuf> {
-    let mut v = vec![s.env_file.clone(), s.credentials_dir.clone()];
+    let mut v = vec![s.env_file.clone()];
     if let Ok(rd) = std::fs::read_dir(&s.credentials_dir) {
         v.extend(rd.flatten().map(|e| e.path()));
     }
@@ -355,7 +367,11 @@ fn parent_is_dir(bad: &mut impl FnMut(&str, String), what: &str, file: &Path) {
     if !parent.is_dir() {
         bad(
             what,
-            format!("{}: directory {} does not exist", file.display(), parent.display()),
+            format!(
+                "{}: directory {} does not exist",
+                file.display(),
+                parent.display()
+            ),
         );
     }
 }
@@ -366,7 +382,10 @@ pub fn check_url(url: &str, schemes: &[&str]) -> Result<(), String> {
         return Err("not a URL (scheme://host/…)".into());
     };
     if !schemes.contains(&scheme.to_ascii_lowercase().as_str()) {
-        return Err(format!("scheme {scheme}: expected one of {}", schemes.join(", ")));
+        return Err(format!(
+            "scheme {scheme}: expected one of {}",
+            schemes.join(", ")
+        ));
     }
     let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
     if authority.contains('@') {
@@ -454,7 +473,10 @@ mod tests {
         for key in ["password", "api_secret"] {
             let err = parse(&format!("[upload]\n{key} = \"hunter2\"\n")).unwrap_err();
             assert!(err.contains(CREDENTIALS_DIR), "{err}");
-            assert!(!err.contains("hunter2"), "the secret must not be echoed: {err}");
+            assert!(
+                !err.contains("hunter2"),
+                "the secret must not be echoed: {err}"
+            );
         }
     }
 
@@ -477,15 +499,24 @@ mod tests {
         assert!(problems("").is_empty());
         assert_eq!(problems("[scan]\njobs = 0\n"), ["[scan] jobs"]);
         assert_eq!(problems("[scan]\nnice = 20\n"), ["[scan] nice"]);
-        assert_eq!(problems("[scan]\nexclude = [\"tmp\"]\n"), ["[scan] exclude"]);
+        assert_eq!(
+            problems("[scan]\nexclude = [\"tmp\"]\n"),
+            ["[scan] exclude"]
+        );
         assert_eq!(
             problems("[scan]\nreport = \"/nonexistent/dir/r.json\"\n"),
             ["[scan] report"]
         );
         assert_eq!(problems("[export]\nlevel = 22\n"), ["[export] level"]);
-        assert_eq!(problems("[export]\ndir = \"/nonexistent\"\n"), ["[export] dir"]);
+        assert_eq!(
+            problems("[export]\ndir = \"/nonexistent\"\n"),
+            ["[export] dir"]
+        );
         assert_eq!(problems("[export]\ndir = \"rel\"\n"), ["[export] dir"]);
-        assert_eq!(problems("[upload]\nchunk_size = \"1K\"\n"), ["[upload] chunk_size"]);
+        assert_eq!(
+            problems("[upload]\nchunk_size = \"1K\"\n"),
+            ["[upload] chunk_size"]
+        );
         assert_eq!(problems("[upload]\nbwlimit = 0\n"), ["[upload] bwlimit"]);
         assert_eq!(
             problems("[upload]\nurl = \"https://h/api\"\n"),

@@ -27,7 +27,12 @@ fn main() -> ExitCode {
     if livescan::journal::stderr_is_journal() {
         // The journal stamps time and unit itself; it wants the priority as `<N>` first.
         logger.format(|f, r| {
-            writeln!(f, "{}livescan: {}", livescan::journal::prefix(r.level()), r.args())
+            writeln!(
+                f,
+                "{}livescan: {}",
+                livescan::journal::prefix(r.level()),
+                r.args()
+            )
         });
     }
     logger.init();

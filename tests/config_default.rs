@@ -11,7 +11,11 @@ fn uncommented() -> String {
     DEFAULT
         .lines()
         .map(|l| match l.strip_prefix("# ") {
-            Some(rest) if rest.split_once(" = ").is_some_and(|(k, _)| !k.contains(' ')) => {
+            Some(rest)
+                if rest
+                    .split_once(" = ")
+                    .is_some_and(|(k, _)| !k.contains(' ')) =>
+            {
                 format!("{rest}\n")
             }
             _ => format!("{l}\n"),
@@ -24,7 +28,11 @@ fn every_field_of_the_config_has_an_example_in_the_default() {
     let cfg = livescan::config::parse(&uncommented()).unwrap();
     // All fields set: the only `None`s left are the two secrets the file may never hold.
     let dbg = format!("{cfg:?}");
-    assert_eq!(dbg.matches("None").count(), 2, "a key is missing from the default: {dbg}");
+    assert_eq!(
+        dbg.matches("None").count(),
+        2,
+        "a key is missing from the default: {dbg}"
+    );
     assert!(dbg.contains("password: None") && dbg.contains("api_secret: None"));
 }
 
@@ -39,7 +47,11 @@ fn config_check_accepts_the_default_and_rejects_a_typo() {
         .arg(&good)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(String::from_utf8_lossy(&out.stdout).ends_with(": ok\n"));
 
     let bad = d.path().join("typo.toml");

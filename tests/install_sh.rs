@@ -11,9 +11,15 @@ fn example_config() -> String {
     let script =
         fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/install.sh")).expect("install.sh");
     // One source of truth: install.sh installs the file the packages ship.
-    assert!(script.contains("packaging/livescan.toml"), "install.sh must install packaging/livescan.toml");
-    fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/packaging/livescan.toml"))
-        .expect("packaging/livescan.toml")
+    assert!(
+        script.contains("packaging/livescan.toml"),
+        "install.sh must install packaging/livescan.toml"
+    );
+    fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/packaging/livescan.toml"
+    ))
+    .expect("packaging/livescan.toml")
 }
 
 /// Exit code of a packages-only scan (`-e /`) of an empty root with this config.

@@ -16,13 +16,19 @@ use common::{Deb, Root};
 use serde_json::Value;
 
 fn musl_bin(test: &str) -> Option<PathBuf> {
-    let p = std::env::var_os("LIVESCAN_MUSL_BIN").map(PathBuf::from).unwrap_or_else(|| {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("target/x86_64-unknown-linux-musl/release/livescan")
-    });
+    let p = std::env::var_os("LIVESCAN_MUSL_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("target/x86_64-unknown-linux-musl/release/livescan")
+        });
     if p.is_file() {
         return Some(p);
     }
-    let msg = format!("{test}: no static binary at {} (run packaging/build.sh)", p.display());
+    let msg = format!(
+        "{test}: no static binary at {} (run packaging/build.sh)",
+        p.display()
+    );
     if std::env::var_os("LIVESCAN_PACKAGE_TESTS").is_some_and(|v| v == "1") {
         panic!("{msg}");
     }
@@ -39,7 +45,10 @@ fn old_kernel(test: &str) -> Option<PathBuf> {
     if p.is_file() {
         return Some(p);
     }
-    let msg = format!("{test}: {} missing (cargo build --example old_kernel)", p.display());
+    let msg = format!(
+        "{test}: {} missing (cargo build --example old_kernel)",
+        p.display()
+    );
     if std::env::var_os("LIVESCAN_PACKAGE_TESTS").is_some_and(|v| v == "1") {
         panic!("{msg}");
     }
@@ -48,7 +57,11 @@ fn old_kernel(test: &str) -> Option<PathBuf> {
 }
 
 fn readelf(args: &[&str], bin: &Path) -> String {
-    let o = Command::new("readelf").args(args).arg(bin).output().unwrap();
+    let o = Command::new("readelf")
+        .args(args)
+        .arg(bin)
+        .output()
+        .unwrap();
     assert!(o.status.success(), "readelf {args:?}");
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
@@ -63,7 +76,10 @@ fn static_binary_has_no_interpreter_and_no_needed_libraries() {
     }
     let headers = readelf(&["-lW"], &bin);
     assert!(headers.contains("LOAD"), "{headers}");
-    assert!(!headers.contains("INTERP"), "a program interpreter:\n{headers}");
+    assert!(
+        !headers.contains("INTERP"),
+        "a program interpreter:\n{headers}"
+    );
     // A static-pie keeps a dynamic section (relocations), never a NEEDED entry.
     let dynamic = readelf(&["-dW"], &bin);
     assert!(!dynamic.contains("(NEEDED)"), "{dynamic}");
@@ -99,12 +115,29 @@ fn the_filter_really_answers_enosys() {
         .output()
         .unwrap();
     let out = String::from_utf8_lossy(&o.stdout);
-    assert!(out.contains("getrandom 38"), "{out}{}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        out.contains("getrandom 38"),
+        "{out}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     assert!(out.contains("statx -1 38"), "{out}");
     let list = Command::new(&ok).arg("--list").output().unwrap();
     let list = String::from_utf8_lossy(&list.stdout);
-    for name in ["statx", "getrandom", "copy_file_range", "openat2", "clone3", "close_range", "faccessat2", "pidfd_open", "memfd_secret"] {
-        assert!(list.lines().any(|l| l.split('\t').nth(1) == Some(name)), "{name} not listed");
+    for name in [
+        "statx",
+        "getrandom",
+        "copy_file_range",
+        "openat2",
+        "clone3",
+        "close_range",
+        "faccessat2",
+        "pidfd_open",
+        "memfd_secret",
+    ] {
+        assert!(
+            list.lines().any(|l| l.split('\t').nth(1) == Some(name)),
+            "{name} not listed"
+        );
     }
 }
 
@@ -136,7 +169,9 @@ fn run(r: &Root, wrapper: Option<&Path>, bin: &Path, cmd: &str, extra: &[&str]) 
         }
         None => Command::new(bin),
     };
-    c.arg("--config").arg(r.tmp().join("livescan.toml")).arg(cmd);
+    c.arg("--config")
+        .arg(r.tmp().join("livescan.toml"))
+        .arg(cmd);
     if cmd == "scan" || cmd == "export" {
         c.arg("--root")
             .arg(&r.path)
@@ -192,29 +227,89 @@ fn static_binary_on_a_3_10_kernel_scans_and_exports_like_the_glibc_build() {
 
     let g = run(&r, None, &glibc, "scan", &["--report", "-", "-q"]);
     let m = run(&r, Some(&ok), &musl, "scan", &["--report", "-", "-q"]);
-    assert_eq!(g.status.code(), Some(0), "{}", String::from_utf8_lossy(&g.stderr));
-    assert_eq!(m.status.code(), Some(0), "under the filter: {}", String::from_utf8_lossy(&m.stderr));
+    assert_eq!(
+        g.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&g.stderr)
+    );
+    assert_eq!(
+        m.status.code(),
+        Some(0),
+        "under the filter: {}",
+        String::from_utf8_lossy(&m.stderr)
+    );
     let gj: Value = serde_json::from_slice(&g.stdout).unwrap();
     let mj: Value = serde_json::from_slice(&m.stdout).unwrap();
     let text = String::from_utf8_lossy(&g.stdout);
-    assert!(text.contains("/etc/webapp.conf") && text.contains("gone.txt") && text.contains("notes.txt"), "{text}");
-    assert_eq!(stable(gj), stable(mj), "the musl build under the 3.10 filter reports differently");
+    assert!(
+        text.contains("/etc/webapp.conf")
+            && text.contains("gone.txt")
+            && text.contains("notes.txt"),
+        "{text}"
+    );
+    assert_eq!(
+        stable(gj),
+        stable(mj),
+        "the musl build under the 3.10 filter reports differently"
+    );
 
     let ge = r.tmp().join("glibc.tar.zst");
     let me = r.tmp().join("musl.tar.zst");
-    let g = run(&r, None, &glibc, "export", &["-o", ge.to_str().unwrap(), "-q", "-e", "/tmp"]);
-    assert_eq!(g.status.code(), Some(0), "{}", String::from_utf8_lossy(&g.stderr));
-    let m = run(&r, Some(&ok), &musl, "export", &["-o", me.to_str().unwrap(), "-q", "-e", "/tmp"]);
-    assert_eq!(m.status.code(), Some(0), "under the filter: {}", String::from_utf8_lossy(&m.stderr));
+    let g = run(
+        &r,
+        None,
+        &glibc,
+        "export",
+        &["-o", ge.to_str().unwrap(), "-q", "-e", "/tmp"],
+    );
+    assert_eq!(
+        g.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&g.stderr)
+    );
+    let m = run(
+        &r,
+        Some(&ok),
+        &musl,
+        "export",
+        &["-o", me.to_str().unwrap(), "-q", "-e", "/tmp"],
+    );
+    assert_eq!(
+        m.status.code(),
+        Some(0),
+        "under the filter: {}",
+        String::from_utf8_lossy(&m.stderr)
+    );
     assert_eq!(tar_listing(&ge), tar_listing(&me));
     assert!(tar_listing(&me).contains("srv/data/blob"));
 
     for cmd in ["verify", "inspect"] {
         let o = run(&r, Some(&ok), &musl, cmd, &[me.to_str().unwrap()]);
-        assert_eq!(o.status.code(), Some(0), "{cmd}: {}", String::from_utf8_lossy(&o.stderr));
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{cmd}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
     }
     let to = r.tmp().join("restored");
-    let o = run(&r, Some(&ok), &musl, "extract", &[me.to_str().unwrap(), "--to", to.to_str().unwrap()]);
-    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
-    assert_eq!(std::fs::read(to.join("srv/data/blob")).unwrap(), std::fs::read(r.p("/srv/data/blob")).unwrap());
+    let o = run(
+        &r,
+        Some(&ok),
+        &musl,
+        "extract",
+        &[me.to_str().unwrap(), "--to", to.to_str().unwrap()],
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert_eq!(
+        std::fs::read(to.join("srv/data/blob")).unwrap(),
+        std::fs::read(r.p("/srv/data/blob")).unwrap()
+    );
 }

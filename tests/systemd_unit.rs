@@ -91,10 +91,18 @@ impl Setup {
     /// Run one Exec line of the unit like systemd: clean environment plus Environment=
     /// (and `extra`), stderr to a file announced as the journal stream. Returns (exit
     /// code, stdout, stderr).
-    fn exec(&self, line: &str, extra_env: &[(&str, &Path)], password_env: bool) -> (i32, String, String) {
+    fn exec(
+        &self,
+        line: &str,
+        extra_env: &[(&str, &Path)],
+        password_env: bool,
+    ) -> (i32, String, String) {
         let mut words = line.split_whitespace();
         let prog = words.next().unwrap();
-        assert_eq!(prog, "/usr/bin/livescan", "the unit runs the packaged binary");
+        assert_eq!(
+            prog, "/usr/bin/livescan",
+            "the unit runs the packaged binary"
+        );
         let args: Vec<&str> = words.collect();
         let mut cmd = Command::new(binary());
         cmd.arg("--config").arg(&self.config).args(&args);
@@ -122,7 +130,9 @@ impl Setup {
         let err = fs::File::create(&err_path).unwrap();
         let m = err.metadata().unwrap();
         cmd.env("JOURNAL_STREAM", format!("{}:{}", m.dev(), m.ino()));
-        cmd.current_dir(self.tmp.path()).stdin(Stdio::null()).stderr(err);
+        cmd.current_dir(self.tmp.path())
+            .stdin(Stdio::null())
+            .stderr(err);
         let out = cmd.output().unwrap();
         (
             out.status.code().unwrap_or(-1),
@@ -163,7 +173,10 @@ fn unit_runs_with_its_credential_layout_against_the_receiver() {
     let (code, _, err) = s.exec(&pre[0], &[], false);
     assert_eq!(code, 2, "{err}");
     assert!(err.starts_with("<3>"), "journal priority prefix: {err:?}");
-    assert!(err.contains("/etc/livescan/credentials/livescan-password"), "{err}");
+    assert!(
+        err.contains("/etc/livescan/credentials/livescan-password"),
+        "{err}"
+    );
     assert!(err.contains("/etc/livescan/livescan.env"), "{err}");
     assert!(err.contains("247"), "{err}");
     // Without ExecStartPre the upload itself still fails loudly, never uploads anonymously.
@@ -183,7 +196,10 @@ fn unit_runs_with_its_credential_layout_against_the_receiver() {
     let (code, out, err) = s.exec(&start[0], &env, false);
     assert!(unit_success(code), "exit {code}: {out}{err}");
     assert!(out.contains("streamed"), "{out}");
-    assert!(!out.contains(PASSWORD) && !err.contains(PASSWORD), "the secret was printed");
+    assert!(
+        !out.contains(PASSWORD) && !err.contains(PASSWORD),
+        "the secret was printed"
+    );
 
     // The receiver has the scan, complete, under the configured name.
     let mut scans = Vec::new();
@@ -202,7 +218,11 @@ fn unit_runs_with_its_credential_layout_against_the_receiver() {
     let scan: serde_json::Value = serde_json::from_slice(&fs::read(&scans[0]).unwrap()).unwrap();
     assert_eq!(scan["status"]["complete"], true, "{scan}");
     let overlay = scans[0].with_file_name("overlay");
-    let v = common::livescan().arg("verify").arg(&overlay).output().unwrap();
+    let v = common::livescan()
+        .arg("verify")
+        .arg(&overlay)
+        .output()
+        .unwrap();
     assert!(v.status.success(), "{}", String::from_utf8_lossy(&v.stderr));
 
     // A secret left readable by others fails the check (the unit's fallback file, or here
@@ -222,7 +242,10 @@ fn stderr_gets_priorities_only_when_it_is_the_journal_stream() {
         let err_path = tmp.path().join("err");
         let f = fs::File::create(&err_path).unwrap();
         let mut c = Command::new(binary());
-        c.arg("--config").arg(&cfg).args(["config", "check"]).stderr(f);
+        c.arg("--config")
+            .arg(&cfg)
+            .args(["config", "check"])
+            .stderr(f);
         c.env_remove("JOURNAL_STREAM");
         if let Some(j) = journal {
             c.env("JOURNAL_STREAM", j);
@@ -251,5 +274,8 @@ fn stderr_gets_priorities_only_when_it_is_the_journal_stream() {
         .unwrap();
     assert_eq!(st.code(), Some(2));
     let j = fs::read_to_string(&err_path).unwrap();
-    assert!(!j.is_empty() && j.lines().all(|l| l.starts_with("<3>livescan: ")), "{j:?}");
+    assert!(
+        !j.is_empty() && j.lines().all(|l| l.starts_with("<3>livescan: ")),
+        "{j:?}"
+    );
 }

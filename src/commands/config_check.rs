@@ -11,9 +11,10 @@ use livescan::ship::credentials;
 
 pub fn run(explicit: Option<&Path>) -> Exit {
     let path = config::path_to_read(explicit);
-    let shown = path
-        .as_deref()
-        .map_or_else(|| format!("{} (absent: defaults)", config::DEFAULT_PATH), |p| p.display().to_string());
+    let shown = path.as_deref().map_or_else(
+        || format!("{} (absent: defaults)", config::DEFAULT_PATH),
+        |p| p.display().to_string(),
+    );
     let cfg = match config::load(explicit) {
         Ok(c) => c,
         Err(e) => {

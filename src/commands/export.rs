@@ -78,10 +78,19 @@ fn default_output(dir: &Path, root: &Path) -> PathBuf {
         .unwrap_or_default()
         .trim()
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '.' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '.' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     let host = if host.is_empty() { "host".into() } else { host };
-    let time: String = crate::now_rfc3339().chars().filter(|c| *c != '-' && *c != ':').collect();
+    let time: String = crate::now_rfc3339()
+        .chars()
+        .filter(|c| *c != '-' && *c != ':')
+        .collect();
     dir.join(format!("{host}-{time}.tar.zst"))
 }
 
@@ -106,7 +115,9 @@ pub fn run(args: ExportArgs, cfg: config::Config) -> Exit {
         (Some(o), _) => o.clone(),
         (None, Some(dir)) => default_output(dir, &args.scan.root),
         (None, None) => {
-            livescan::errorln!("livescan: export needs -o FILE (or [export] dir in the configuration file)");
+            livescan::errorln!(
+                "livescan: export needs -o FILE (or [export] dir in the configuration file)"
+            );
             return Exit::Usage;
         }
     };

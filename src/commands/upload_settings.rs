@@ -50,14 +50,15 @@ impl Settings {
         let user = a.user.or_else(|| u.user.clone()).ok_or(
             "upload needs --user (or user in [upload] of the configuration file)".to_string(),
         )?;
-        let api_key = match (a.api_key, u.auth) {
-            (Some(k), _) => Some(k),
-            (None, Some(AuthMode::Password)) => None,
-            (None, Some(AuthMode::ApiKey)) => Some(u.api_key.clone().ok_or(
-                "[upload] auth = \"api-key\" needs api_key (the public key)".to_string(),
-            )?),
-            (None, None) => u.api_key.clone(),
-        };
+        let api_key =
+            match (a.api_key, u.auth) {
+                (Some(k), _) => Some(k),
+                (None, Some(AuthMode::Password)) => None,
+                (None, Some(AuthMode::ApiKey)) => Some(u.api_key.clone().ok_or(
+                    "[upload] auth = \"api-key\" needs api_key (the public key)".to_string(),
+                )?),
+                (None, None) => u.api_key.clone(),
+            };
         // The proxy: --proxy, else the environment (per run, like a flag), else the file.
         // ureq reads it from the environment when the agent is built; nothing else runs yet.
         let proxy = a.proxy.or_else(|| {
