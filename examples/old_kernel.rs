@@ -90,10 +90,11 @@ const FIRST_NEW: u32 = 314;
 const X32_SYSCALL_BIT: u32 = 0x4000_0000;
 const AUDIT_ARCH_X86_64: u32 = 0xC000_003E;
 
-// Classic BPF opcodes (linux/filter.h, linux/bpf_common.h) and seccomp return values.
-const BPF_LD_W_ABS: u16 = 0x00 | 0x00 | 0x20;
-const BPF_JMP_JEQ_K: u16 = 0x05 | 0x10;
-const BPF_JMP_JGE_K: u16 = 0x05 | 0x30;
+// Classic BPF opcodes (linux/bpf_common.h: BPF_LD = 0, BPF_W = 0, BPF_ABS = 0x20,
+// BPF_JMP = 5, BPF_JEQ = 0x10, BPF_JGE = 0x30, BPF_K = 0, BPF_RET = 6) and seccomp returns.
+const BPF_LD_W_ABS: u16 = 0x20;
+const BPF_JMP_JEQ_K: u16 = 0x15;
+const BPF_JMP_JGE_K: u16 = 0x35;
 const BPF_RET_K: u16 = 0x06;
 const SECCOMP_RET_KILL_PROCESS: u32 = 0x8000_0000;
 const SECCOMP_RET_ERRNO: u32 = 0x0005_0000;
@@ -153,7 +154,10 @@ fn main() {
     };
     // SAFETY: plain syscalls with valid arguments; fprog outlives them.
     unsafe {
-        if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 {
+        // Variadic: pass full-width unsigned longs, as the kernel reads them.
+        let one: libc::c_ulong = 1;
+        let zero: libc::c_ulong = 0;
+        if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, one, zero, zero, zero) != 0 {
             eprintln!(
                 "old_kernel: PR_SET_NO_NEW_PRIVS: {}",
                 std::io::Error::last_os_error()
@@ -162,8 +166,8 @@ fn main() {
         }
         if libc::syscall(
             libc::SYS_seccomp,
-            libc::SECCOMP_SET_MODE_FILTER,
-            0,
+            libc::SECCOMP_SET_MODE_FILTER as libc::c_ulong,
+            zero,
             &fprog as *const libc::sock_fprog,
         ) != 0
         {
