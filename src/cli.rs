@@ -77,7 +77,10 @@ pub enum Command {
     ))]
     Upload(UploadArgs),
     /// Work with the configuration file
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  livescan config check\n  livescan config check --config ./livescan.toml"
+    )]
     Config(ConfigCommand),
 }
 
@@ -277,4 +280,40 @@ pub struct ScanArgs {
     /// Print no summary
     #[arg(short, long)]
     pub quiet: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    /// Every command, at every level, shows examples in its --help.
+    #[test]
+    fn every_command_has_examples_in_its_help() {
+        fn walk(cmd: &mut clap::Command, path: &str, missing: &mut Vec<String>) {
+            let path = format!("{path} {}", cmd.get_name());
+            let help = cmd.render_help().to_string();
+            if !help.contains("Examples:") {
+                missing.push(path.clone());
+            }
+            for sub in cmd.get_subcommands_mut() {
+                if sub.get_name() != "help" {
+                    walk(sub, &path, missing);
+                }
+            }
+        }
+        let mut cmd = super::Cli::command();
+        cmd.build();
+        let mut missing = Vec::new();
+        walk(&mut cmd, "", &mut missing);
+        assert!(missing.is_empty(), "no examples in --help of: {missing:?}");
+    }
+
+    #[test]
+    fn version_names_the_commit() {
+        let v = super::Cli::command().render_version();
+        assert!(
+            v.contains(env!("CARGO_PKG_VERSION")) && v.contains("(commit "),
+            "{v}"
+        );
+    }
 }
