@@ -38,6 +38,11 @@ command -v systemctl >/dev/null || need+=(systemd)            # tests/profile_ro
 [ -x /usr/sbin/pvcreate ] || need+=(lvm2)                      # PV labels and metadata, lvs/pvs as oracle
 [ -x /usr/sbin/blkid ] || need+=(util-linux)                   # blkid/lsblk/findmnt: the storage oracle
 [ -x /usr/sbin/cryptsetup ] || need+=(cryptsetup-bin)         # LUKS1/2 headers made on image files
+command -v readelf >/dev/null || need+=(binutils)           # tests/static_binary.rs: no PT_INTERP, no DT_NEEDED
+command -v shellcheck >/dev/null || need+=(shellcheck)       # tests/packages.rs: the .deb/.rpm scriptlets
+command -v systemd-analyze >/dev/null || need+=(systemd)     # tests/packages.rs, .ci/run: systemd-analyze verify (same package)
+command -v man >/dev/null || need+=(man-db)                  # systemd-analyze verify checks Documentation=man:livescan(1)
+# musl-tools and the rust musl target are installed by packaging/build.sh (CI runs it first).
 # dpkg, dpkg-deb, dpkg-divert, dpkg-statoverride, dpkg-query (package dpkg) and md5sum
 # (coreutils) are Essential on Debian; the tests that use them skip with a message elsewhere.
 

@@ -7,9 +7,17 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 #[derive(Debug, Parser)]
 #[command(
     name = "livescan",
-    version,
+    // The commit comes from build.rs (`unknown` when built from a tarball without .git).
+    version = concat!(env!("CARGO_PKG_VERSION"), " (commit ", env!("LIVESCAN_GIT_COMMIT"), ")"),
     about = "Scan a live Linux system and find what its packages cannot rebuild",
-    after_help = crate::exit_code::TABLE
+    after_help = concat!(
+        "Examples:\n",
+        "  livescan scan                          scan this host, report to ./livescan-report.json\n",
+        "  livescan export -o /mnt/usb/web01.tar.zst\n",
+        "  livescan config check                  validate /etc/livescan/livescan.toml\n",
+        "  livescan help upload                   every option of one command\n\n",
+        crate::exit_table!()
+    )
 )]
 pub struct Cli {
     /// Configuration file [default: /etc/livescan/livescan.toml, if present]
@@ -22,44 +30,90 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Walk the filesystem, read the package databases, classify every path, write the report
-    #[command(after_help = crate::exit_code::TABLE)]
+    #[command(after_help = concat!(
+        "Examples:\n",
+        "  livescan scan\n",
+        "  livescan scan -e /srv/scratch -e /var/tmp --report /var/lib/livescan/report.json\n",
+        "  livescan scan --root /mnt/image --report - | jq .summary\n",
+        "  livescan scan -j 2 --nice 19 --ionice-idle --quiet\n\n",
+        crate::exit_table!()
+    ))]
     Scan(ScanArgs),
     /// Scan, then write ONE file holding the report and the overlay (a .tar.zst that GNU tar
     /// and bsdtar extract), for upload now or later from another machine
-    #[command(after_help = crate::exit_code::TABLE)]
+    #[command(after_help = concat!(
+        "Examples:\n",
+        "  livescan export -o /mnt/usb/web01.tar.zst\n",
+        "  livescan export                        into [export] dir of the config file\n",
+        "  livescan export -o web01.tar.zst --split 4G --pack-category secret\n",
+        "  livescan export -o - --no-overlay | ssh admin@jump 'cat > web01-report.tar.zst'\n\n",
+        crate::exit_table!()
+    ))]
     Export(ExportArgs),
     /// Check an export file: every section, frame, tar entry and digest
+    #[command(after_help = "Examples:\n  livescan verify /mnt/usb/web01.tar.zst\n  \
+        livescan verify web01.tar.zst.001     a split export: the parts are read as one\n\n\
+        Exit codes: 0 intact, 1 damaged or unreadable (the first bad frame, entry and path are named)")]
     Verify(VerifyArgs),
     /// Summarise an export file (host, packages, counts, sizes) without unpacking it
+    #[command(after_help = "Examples:\n  livescan inspect web01.tar.zst\n  \
+        livescan inspect web01.tar.zst --json | jq .counts")]
     Inspect(InspectArgs),
     /// Restore an export's overlay into a directory, refusing anything that would escape it
+    #[command(
+        after_help = "Examples:\n  livescan extract web01.tar.zst --to /mnt/target\n  \
+        tar --zstd -xpf web01.tar.zst --xattrs --xattrs-include='*' --acls --selinux   the same with GNU tar"
+    )]
     Extract(ExtractArgs),
     /// Send an export to the overlay endpoint in resumable chunks (password from
     /// LIVESCAN_PASSWORD or the systemd credential livescan-password, never argv)
-    #[command(after_help = crate::exit_code::TABLE)]
+    #[command(after_help = concat!(
+        "Examples:\n",
+        "  LIVESCAN_PASSWORD=... livescan upload --url https://uforge.example.com/api --user ops\n",
+        "  livescan upload                        url, user, ... from [upload] of the config file\n",
+        "  livescan upload --from /mnt/usb/web01.tar.zst --bwlimit 10M\n",
+        "  LIVESCAN_API_SECRET=... livescan upload --api-key PUBLIC --check\n\n",
+        crate::exit_table!()
+    ))]
     Upload(UploadArgs),
+    /// Work with the configuration file
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  livescan config check\n  livescan config check --config ./livescan.toml"
+    )]
+    Config(ConfigCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Validate the configuration file: unknown keys, types, ranges, paths, URL syntax, and
+    /// that neither it nor the secret files can be read or changed by other users
+    #[command(after_help = "Examples:\n  livescan config check\n  \
+        livescan config check --config ./livescan.toml\n\n\
+        Exit codes: 0 valid, 2 problems found (one line each on stderr)")]
+    Check,
 }
 
 #[derive(Debug, Args)]
 pub struct UploadArgs {
-    /// API base, as UForge users write it: https://host/api
+    /// API base, as UForge users write it: https://host/api [default: [upload] url]
     #[arg(long, value_name = "URL")]
-    pub url: String,
-    /// Login (may contain @)
+    pub url: Option<String>,
+    /// Login (may contain @) [default: [upload] user]
     #[arg(long, value_name = "NAME")]
-    pub user: String,
+    pub user: Option<String>,
     /// Scanned instance name [default: the scanned host's name]
     #[arg(long, value_name = "NAME")]
     pub name: Option<String>,
     /// The export file (or its first part) made by `livescan export`
     #[arg(long, value_name = "FILE")]
     pub from: Option<PathBuf>,
-    /// Bytes per chunk (K, M suffixes)
-    #[arg(long, value_name = "SIZE", default_value = "8M", value_parser = parse_size)]
-    pub chunk_size: u64,
-    /// Consecutive failures before giving up
-    #[arg(long, value_name = "N", default_value_t = 10)]
-    pub retries: u32,
+    /// Bytes per chunk (K, M suffixes) [default: 8M]
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub chunk_size: Option<u64>,
+    /// Consecutive failures before giving up [default: 10]
+    #[arg(long, value_name = "N")]
+    pub retries: Option<u32>,
     /// Only check the URL, TLS and credentials
     #[arg(long)]
     pub check: bool,
@@ -68,24 +122,27 @@ pub struct UploadArgs {
     #[arg(long, value_name = "PUBLIC")]
     pub api_key: Option<String>,
     /// What the API-key signature base64-encodes: the raw HMAC (UForge's curl example) or
-    /// its hex text (UForge's diagram); their docs disagree
-    #[arg(long, value_enum, default_value_t = crate::ship::apikey::SignatureForm::Raw)]
-    pub api_key_signature: crate::ship::apikey::SignatureForm,
+    /// its hex text (UForge's diagram); their docs disagree [default: raw]
+    #[arg(long, value_enum)]
+    pub api_key_signature: Option<crate::ship::apikey::SignatureForm>,
     /// Trust the CAs in this PEM file [default: the host's CA bundle]
     #[arg(long, value_name = "FILE")]
     pub ca_file: Option<PathBuf>,
     /// Do not verify the server's certificate (warns on every run)
     #[arg(long)]
     pub insecure: bool,
+    /// HTTP(S) or SOCKS proxy [default: ALL_PROXY/HTTPS_PROXY/HTTP_PROXY, else [upload] proxy]
+    #[arg(long, value_name = "URL")]
+    pub proxy: Option<String>,
     /// Limit the upload to RATE bytes per second (K, M suffixes)
     #[arg(long, value_name = "RATE", value_parser = parse_size)]
     pub bwlimit: Option<u64>,
     /// First retry delay in milliseconds (doubles per failure, ±50 % jitter)
     #[arg(long, value_name = "MS", default_value_t = 500, hide = true)]
     pub backoff_ms: u64,
-    /// zstd level of a live upload's overlay
-    #[arg(long, value_name = "N", default_value_t = 3, value_parser = clap::value_parser!(i32).range(1..=19))]
-    pub level: i32,
+    /// zstd level of a live upload's overlay [default: [export] level, else 3]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(i32).range(1..=19))]
+    pub level: Option<i32>,
     /// Without --from: scan this host (these scan options apply) and stream the export
     #[command(flatten)]
     pub scan: ScanArgs,
@@ -111,15 +168,16 @@ pub struct ExtractArgs {
 
 #[derive(Debug, Args)]
 pub struct ExportArgs {
-    /// The export file to create (refused if it exists); `-` for stdout
+    /// The export file to create (refused if it exists); `-` for stdout [default:
+    /// DIR/HOST-TIME.tar.zst with [export] dir of the config file]
     #[arg(short = 'o', long, value_name = "FILE")]
-    pub output: PathBuf,
+    pub output: Option<PathBuf>,
     /// Write the report only, without the overlay
     #[arg(long)]
     pub no_overlay: bool,
-    /// zstd level (1-19); the same level gives the same bytes
-    #[arg(long, value_name = "N", default_value_t = 3, value_parser = clap::value_parser!(i32).range(1..=19))]
-    pub level: i32,
+    /// zstd level (1-19); the same level gives the same bytes [default: [export] level, else 3]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(i32).range(1..=19))]
+    pub level: Option<i32>,
     /// Also pack files of this category (secret, host-identity, swap, package-db), which are
     /// listed but not packed by default; repeatable
     #[arg(long = "pack-category", value_name = "NAME")]
@@ -229,4 +287,40 @@ pub struct ScanArgs {
     /// Print no summary
     #[arg(short, long)]
     pub quiet: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    /// Every command, at every level, shows examples in its --help.
+    #[test]
+    fn every_command_has_examples_in_its_help() {
+        fn walk(cmd: &mut clap::Command, path: &str, missing: &mut Vec<String>) {
+            let path = format!("{path} {}", cmd.get_name());
+            let help = cmd.render_help().to_string();
+            if !help.contains("Examples:") {
+                missing.push(path.clone());
+            }
+            for sub in cmd.get_subcommands_mut() {
+                if sub.get_name() != "help" {
+                    walk(sub, &path, missing);
+                }
+            }
+        }
+        let mut cmd = super::Cli::command();
+        cmd.build();
+        let mut missing = Vec::new();
+        walk(&mut cmd, "", &mut missing);
+        assert!(missing.is_empty(), "no examples in --help of: {missing:?}");
+    }
+
+    #[test]
+    fn version_names_the_commit() {
+        let v = super::Cli::command().render_version();
+        assert!(
+            v.contains(env!("CARGO_PKG_VERSION")) && v.contains("(commit "),
+            "{v}"
+        );
+    }
 }

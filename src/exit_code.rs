@@ -37,8 +37,11 @@ impl From<Exit> for ExitCode {
     }
 }
 
-/// The table as text, for `--help`.
-pub const TABLE: &str = "\
+/// The table as a string literal, so `--help` texts can `concat!` examples before it.
+#[macro_export]
+macro_rules! exit_table {
+    () => {
+        "\
 Exit codes:
   0  ok: scan complete
   1  fatal error: no usable result (bad root, corrupt package database, ...)
@@ -48,4 +51,9 @@ Exit codes:
   5  another livescan run is in progress
   6  output incomplete: the report could not be written (disk full, closed pipe)
   7  upload failed, retryable (network, server 5xx)
-  8  upload rejected by the server (4xx)";
+  8  upload rejected by the server (4xx)"
+    };
+}
+
+/// The table as text, for `--help`.
+pub const TABLE: &str = exit_table!();

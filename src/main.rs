@@ -11,7 +11,7 @@ use std::time::Duration;
 mod commands;
 
 use clap::Parser;
-use livescan::cli::{Cli, Command, ScanArgs};
+use livescan::cli::{Cli, Command, ConfigCommand, ScanArgs};
 use livescan::exit_code::Exit;
 use livescan::report::summary::{self, SummaryInput};
 use livescan::report::{self, DbReport, ReportInput, ScanInfo};
@@ -21,14 +21,29 @@ const DEFAULT_REPORT: &str = "livescan-report.json";
 const DEFAULT_LOCK_WAIT_SECS: u64 = 60;
 
 fn main() -> ExitCode {
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn"))
-        .format_target(false)
-        .init();
+    let mut logger =
+        env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn"));
+    logger.format_target(false);
+    if livescan::journal::stderr_is_journal() {
+        // The journal stamps time and unit itself; it wants the priority as `<N>` first.
+        logger.format(|f, r| {
+            writeln!(
+                f,
+                "{}livescan: {}",
+                livescan::journal::prefix(r.level()),
+                r.args()
+            )
+        });
+    }
+    logger.init();
     let cli = Cli::parse();
+    if let Command::Config(ConfigCommand::Check) = cli.command {
+        return commands::config_check::run(cli.config.as_deref()).into();
+    }
     let cfg = match config::load(cli.config.as_deref()) {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("livescan: configuration: {e}");
+            livescan::errorln!("livescan: configuration: {e}");
             return Exit::Usage.into();
         }
     };
@@ -39,6 +54,7 @@ fn main() -> ExitCode {
         Command::Inspect(args) => commands::inspect::run(args).into(),
         Command::Extract(args) => commands::extract::run(args).into(),
         Command::Upload(args) => commands::upload::run(args, cfg).into(),
+        Command::Config(ConfigCommand::Check) => Exit::Ok.into(), // handled above
     }
 }
 
@@ -58,7 +74,7 @@ pub fn scan_phase(args: &ScanArgs, cfg: &config::Config) -> Result<ScanRun, Exit
         .num_threads(jobs)
         .build_global()
     {
-        eprintln!("livescan: thread pool: {e}");
+        livescan::errorln!("livescan: thread pool: {e}");
         return Err(Exit::Fatal);
     }
     be_gentle(
@@ -76,11 +92,11 @@ pub fn scan_phase(args: &ScanArgs, cfg: &config::Config) -> Result<ScanRun, Exit
     let instance = match lock::acquire_instance_lock(&lock_path) {
         Ok(l) => l,
         Err(e @ lock::LockError::AlreadyRunning { .. }) => {
-            eprintln!("livescan: {e}");
+            livescan::errorln!("livescan: {e}");
             return Err(Exit::AlreadyRunning);
         }
         Err(e) => {
-            eprintln!("livescan: single-instance lock: {e}");
+            livescan::errorln!("livescan: single-instance lock: {e}");
             return Err(Exit::Fatal);
         }
     };
@@ -93,7 +109,7 @@ pub fn scan_phase(args: &ScanArgs, cfg: &config::Config) -> Result<ScanRun, Exit
         .collect();
     for e in &args.exclude {
         if !e.is_absolute() {
-            eprintln!(
+            livescan::errorln!(
                 "livescan: --exclude {}: must be an absolute path of the scanned system",
                 e.display()
             );
@@ -126,14 +142,14 @@ pub fn scan_phase(args: &ScanArgs, cfg: &config::Config) -> Result<ScanRun, Exit
     let result = match scan::run(&opts) {
         Ok(r) => r,
         Err(scan::ScanError::Locked(e)) => {
-            eprintln!("livescan: {e}");
+            livescan::errorln!("livescan: {e}");
             return Err(match e {
                 lock::LockError::DbLocked { .. } => Exit::DbLocked,
                 _ => Exit::Fatal,
             });
         }
         Err(e) => {
-            eprintln!("livescan: {e}");
+            livescan::errorln!("livescan: {e}");
             return Err(Exit::Fatal);
         }
     };
@@ -210,7 +226,7 @@ fn run_scan(args: ScanArgs, cfg: config::Config) -> Exit {
     let report_to = match written {
         Ok(where_) => where_,
         Err(e) => {
-            eprintln!(
+            livescan::errorln!(
                 "livescan: writing the report to {}: {e}",
                 report_path.display()
             );

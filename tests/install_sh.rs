@@ -1,4 +1,5 @@
-//! The example configuration that `install.sh` writes to /etc/livescan/livescan.toml must
+//! The example configuration that `install.sh` (and the packages) install as
+//! /etc/livescan/livescan.toml — packaging/livescan.toml — must
 //! stay valid for the binary it installs: as written (every key commented out), and with
 //! every example key uncommented (so the names match src/config.rs).
 
@@ -9,9 +10,16 @@ use std::fs;
 fn example_config() -> String {
     let script =
         fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/install.sh")).expect("install.sh");
-    let start = script.find("<<'TOML'\n").expect("heredoc start") + "<<'TOML'\n".len();
-    let len = script[start..].find("\nTOML\n").expect("heredoc end");
-    script[start..start + len + 1].to_string()
+    // One source of truth: install.sh installs the file the packages ship.
+    assert!(
+        script.contains("packaging/livescan.toml"),
+        "install.sh must install packaging/livescan.toml"
+    );
+    fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/packaging/livescan.toml"
+    ))
+    .expect("packaging/livescan.toml")
 }
 
 /// Exit code of a packages-only scan (`-e /`) of an empty root with this config.
@@ -72,14 +80,27 @@ fn install_sh_example_config_is_accepted_as_written_and_uncommented() {
     assert_eq!(
         keys,
         [
+            "api_key",
+            "api_key_signature",
+            "auth",
+            "bwlimit",
+            "ca_file",
+            "chunk_size",
+            "dir",
             "exclude",
             "ionice_idle",
             "jobs",
+            "level",
             "lock_wait_secs",
+            "name",
             "nice",
-            "report"
+            "proxy",
+            "report",
+            "retries",
+            "url",
+            "user"
         ],
-        "every key of [scan] in src/config.rs has an example"
+        "every key in src/config.rs has an example"
     );
     // The example `report` path may not exist here; the scan writes its own --report.
     let (code, err) = scan_with(&uncommented);

@@ -66,30 +66,67 @@ fn check_free_space(out: &File, plan: &plan::Plan, no_overlay: bool) {
     }
 }
 
+/// `DIR/HOST-20261201T190000Z.tar.zst`: one new file per run (export never overwrites), in
+/// the order they were made. HOST is the scanned system's name.
+fn default_output(dir: &Path, root: &Path) -> PathBuf {
+    let hostname_file = if root == Path::new("/") {
+        PathBuf::from("/proc/sys/kernel/hostname")
+    } else {
+        root.join("etc/hostname")
+    };
+    let host: String = std::fs::read_to_string(hostname_file)
+        .unwrap_or_default()
+        .trim()
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '.' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let host = if host.is_empty() { "host".into() } else { host };
+    let time: String = crate::now_rfc3339()
+        .chars()
+        .filter(|c| *c != '-' && *c != ':')
+        .collect();
+    dir.join(format!("{host}-{time}.tar.zst"))
+}
+
 pub fn run(args: ExportArgs, cfg: config::Config) -> Exit {
     let mut extra_categories = Vec::new();
     for name in &args.pack_category {
         match Category::from_name(name) {
             Some(c) => extra_categories.push(c),
             None => {
-                eprintln!("livescan: --pack-category {name}: no such category");
+                livescan::errorln!("livescan: --pack-category {name}: no such category");
                 return Exit::Usage;
             }
         }
     }
     for p in &args.pack {
         if !p.is_absolute() {
-            eprintln!("livescan: --pack {}: must be an absolute path", p.display());
+            livescan::errorln!("livescan: --pack {}: must be an absolute path", p.display());
             return Exit::Usage;
         }
     }
-    let to_stdout = args.output == Path::new("-");
+    let output = match (&args.output, &cfg.export.dir) {
+        (Some(o), _) => o.clone(),
+        (None, Some(dir)) => default_output(dir, &args.scan.root),
+        (None, None) => {
+            livescan::errorln!(
+                "livescan: export needs -o FILE (or [export] dir in the configuration file)"
+            );
+            return Exit::Usage;
+        }
+    };
+    let to_stdout = output == Path::new("-");
     if to_stdout && args.split.is_some() {
-        eprintln!("livescan: --split needs a file name, not -");
+        livescan::errorln!("livescan: --split needs a file name, not -");
         return Exit::Usage;
     }
     let split = args.split;
-    let output = args.output.clone();
     let names = |n: usize| part_names(&output, split.is_some(), n);
     // Open before scanning: fail fast, and the scan sees our own file (then skips it).
     let out_file = if to_stdout {
@@ -97,7 +134,7 @@ pub fn run(args: ExportArgs, cfg: config::Config) -> Exit {
     } else {
         let (first_part, first_final) = names(1);
         if first_final.symlink_metadata().is_ok() {
-            eprintln!(
+            livescan::errorln!(
                 "livescan: {} exists; export never overwrites",
                 first_final.display()
             );
@@ -106,7 +143,7 @@ pub fn run(args: ExportArgs, cfg: config::Config) -> Exit {
         match parts::create_exclusive(&first_part) {
             Ok(f) => Some(f),
             Err(e) => {
-                eprintln!("livescan: creating {}: {e}", first_part.display());
+                livescan::errorln!("livescan: creating {}: {e}", first_part.display());
                 return Exit::OutputIncomplete;
             }
         }
@@ -117,7 +154,7 @@ pub fn run(args: ExportArgs, cfg: config::Config) -> Exit {
             while std::fs::remove_file(names(n).0).is_ok() {
                 n += 1;
             }
-            eprintln!("livescan: {why}; the partial output was removed");
+            livescan::errorln!("livescan: {why}; the partial output was removed");
         }
     };
     let mut own_files = Vec::new();
@@ -139,7 +176,7 @@ pub fn run(args: ExportArgs, cfg: config::Config) -> Exit {
     let report_json = match report_json(&run) {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("livescan: building the report: {e}");
+            livescan::errorln!("livescan: building the report: {e}");
             remove_parts("report failed");
             return Exit::Fatal;
         }
@@ -156,7 +193,7 @@ pub fn run(args: ExportArgs, cfg: config::Config) -> Exit {
         check_free_space(f, &plan, args.no_overlay);
     }
     let opts = ExportOptions {
-        level: args.level,
+        level: args.level.or(cfg.export.level).unwrap_or(3),
         overlay: !args.no_overlay,
     };
     let written = match &out_file {
@@ -200,7 +237,7 @@ pub fn run(args: ExportArgs, cfg: config::Config) -> Exit {
     let (summary, written_parts) = match written {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("livescan: writing the export: {e}");
+            livescan::errorln!("livescan: writing the export: {e}");
             remove_parts("the export is incomplete");
             return Exit::OutputIncomplete;
         }
@@ -209,7 +246,7 @@ pub fn run(args: ExportArgs, cfg: config::Config) -> Exit {
         let fin = names(n + 1).1;
         // link(2) refuses an existing name: never replace an export that appeared meanwhile.
         if let Err(e) = std::fs::hard_link(part, &fin) {
-            eprintln!(
+            livescan::errorln!(
                 "livescan: {} is complete but could not be named {}: {e}",
                 part.display(),
                 fin.display()
@@ -221,7 +258,7 @@ pub fn run(args: ExportArgs, cfg: config::Config) -> Exit {
     if !args.scan.quiet {
         eprintln!(
             "livescan: export {}{}: {} entries ({} of files, {} tar bytes) in {} frames, {} bytes; {} listed but not packed, {} skipped, {} changed while packed",
-            if to_stdout { "to standard output".to_string() } else { args.output.display().to_string() },
+            if to_stdout { "to standard output".to_string() } else { output.display().to_string() },
             if written_parts.len() > 1 { format!(" in {} parts", written_parts.len()) } else { String::new() },
             summary.entries,
             summary.file_bytes,

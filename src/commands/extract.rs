@@ -30,7 +30,7 @@ pub fn run(args: ExtractArgs) -> Exit {
             }
         }
         Err(e) => {
-            eprintln!("livescan: {}: {e}", args.file.display());
+            livescan::errorln!("livescan: {}: {e}", args.file.display());
             Exit::Fatal
         }
     }

@@ -8,7 +8,7 @@ pub fn run(args: InspectArgs) -> Exit {
     let i = match inspect::inspect(&args.file) {
         Ok(i) => i,
         Err(e) => {
-            eprintln!("livescan: {}: {e}", args.file.display());
+            livescan::errorln!("livescan: {}: {e}", args.file.display());
             return Exit::Fatal;
         }
     };
@@ -16,7 +16,7 @@ pub fn run(args: InspectArgs) -> Exit {
         match serde_json::to_string_pretty(&i) {
             Ok(s) => println!("{s}"),
             Err(e) => {
-                eprintln!("livescan: {e}");
+                livescan::errorln!("livescan: {e}");
                 return Exit::Fatal;
             }
         }

@@ -17,7 +17,16 @@ use livescan::ship::UploadTarget;
 use livescan::ship::{credentials, ShipError};
 use livescan::uforge::Distribution;
 
+use super::upload_settings::Settings;
+
 pub fn run(args: UploadArgs, cfg: config::Config) -> Exit {
+    let args = match Settings::resolve(args, &cfg) {
+        Ok(s) => s,
+        Err(e) => {
+            livescan::errorln!("livescan: {e}");
+            return Exit::Usage;
+        }
+    };
     if args.url.contains('@')
         && args
             .url
@@ -39,14 +48,14 @@ pub fn run(args: UploadArgs, cfg: config::Config) -> Exit {
     let creds = match creds {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("livescan: {e}");
+            livescan::errorln!("livescan: {e}");
             return Exit::Usage;
         }
     };
     let tls = match livescan::ship::tls::config(args.ca_file.as_deref(), args.insecure) {
         Ok(t) => t,
         Err(e) => {
-            eprintln!("livescan: --ca-file: {e}");
+            livescan::errorln!("livescan: --ca-file: {e}");
             return Exit::Usage;
         }
     };
@@ -116,7 +125,7 @@ pub fn run(args: UploadArgs, cfg: config::Config) -> Exit {
 }
 
 fn fail(e: ShipError) -> Exit {
-    eprintln!("livescan: upload: {e}");
+    livescan::errorln!("livescan: upload: {e}");
     match e {
         ShipError::Rejected(_) => Exit::UploadRejected,
         // Retryable, a conflict that outlived the retries, or an interrupt: run again.
@@ -126,7 +135,7 @@ fn fail(e: ShipError) -> Exit {
 
 /// Scan this host and stream the export to the server as it is written.
 fn live(
-    args: &UploadArgs,
+    args: &Settings,
     cfg: config::Config,
     target: &UforgeHttp,
     opts: &UploadOptions,
@@ -139,7 +148,7 @@ fn live(
     let report = match super::export::report_json(&run) {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("livescan: building the report: {e}");
+            livescan::errorln!("livescan: building the report: {e}");
             return Exit::Fatal;
         }
     };
@@ -182,7 +191,7 @@ fn live(
     let (w, summary) = match written {
         Ok(x) => x,
         Err(e) => {
-            eprintln!("livescan: streaming the overlay: {e}");
+            livescan::errorln!("livescan: streaming the overlay: {e}");
             return Exit::UploadRetryable;
         }
     };
