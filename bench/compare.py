@@ -66,7 +66,7 @@ def main():
     report = "/tmp/livescan-bench-report.json"
     lock = "/tmp/livescan-bench.lock"
     results = [measure("livescan scan", [args.binary, "scan", "--report", report, "--quiet",
-                                         "--lock-file", lock, "-j", str(args.jobs)], args.runs)]
+                                         "--lock-file", lock, "-j", str(args.jobs), "--no-cache"], args.runs)]
     with open(report) as f:
         rep = json.load(f)
     totals = rep["totals"]

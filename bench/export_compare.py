@@ -88,7 +88,7 @@ def main():
         out = os.path.join(work, f"x{i}.lsx")
         cmd = [args.binary, "--config", cfg, "export", "-q", "-o", out, "--root", args.root,
                "--mountinfo", mountinfo, "--lock-file", os.path.join(work, "lock"),
-               "--level", str(args.level)]
+               "--level", str(args.level), "--no-cache"]
         wall, cpu, _, rc = run_measured(cmd)
         if rc not in (0, 3):
             sys.exit(f"livescan export failed ({rc})")
