@@ -226,7 +226,10 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
+    /// The livescan report (docs/report-format.md)
     Json,
+    /// The scan in UForge's XML (docs/uforge-livescan.xsd)
+    Xml,
 }
 
 #[derive(Debug, Args)]

@@ -11,7 +11,7 @@ use std::time::Duration;
 mod commands;
 
 use clap::Parser;
-use livescan::cli::{Cli, Command, ConfigCommand, ScanArgs};
+use livescan::cli::{Cli, Command, ConfigCommand, Format, ScanArgs};
 use livescan::exit_code::Exit;
 use livescan::report::summary::{self, SummaryInput};
 use livescan::report::{self, DbReport, ReportInput, ScanInfo};
@@ -218,10 +218,12 @@ fn run_scan(args: ScanArgs, cfg: config::Config) -> Exit {
     let written = if to_stdout {
         let stdout = std::io::stdout();
         let mut w = BufWriter::with_capacity(1 << 20, stdout.lock());
-        with_report_input(&run, |input| report::write_report(&mut w, input))
+        with_report_input(&run, |input| write_in(args.format, &mut w, input))
             .map(|_| "standard output".to_string())
     } else {
-        with_report_input(&run, |input| write_report_file(&report_path, input))
+        with_report_input(&run, |input| {
+            write_report_file(&report_path, args.format, input)
+        })
     };
     let report_to = match written {
         Ok(where_) => where_,
@@ -268,16 +270,24 @@ fn run_scan(args: ScanArgs, cfg: config::Config) -> Exit {
     }
 }
 
+/// Write the report in the chosen format.
+fn write_in<W: Write>(format: Format, w: &mut W, input: &ReportInput) -> std::io::Result<()> {
+    match format {
+        Format::Json => report::write_report(w, input),
+        Format::Xml => report::uforge_xml::write_scan(w, input),
+    }
+}
+
 /// Write next to the target and rename, so a reader never sees half a report and a full
 /// disk leaves the previous report intact.
-fn write_report_file(path: &Path, input: &ReportInput) -> std::io::Result<String> {
+fn write_report_file(path: &Path, format: Format, input: &ReportInput) -> std::io::Result<String> {
     // `--report /dev/stdout`, a FIFO, a device: write into it as it is. Renaming a
     // temporary file over it would replace the node (as root, even /dev/stdout itself).
     match std::fs::metadata(path) {
         Ok(m) if !m.is_file() && !m.is_dir() => {
             let file = std::fs::OpenOptions::new().write(true).open(path)?;
             let mut w = BufWriter::with_capacity(1 << 20, file);
-            report::write_report(&mut w, input)?;
+            write_in(format, &mut w, input)?;
             w.flush()?;
             return Ok(path.display().to_string());
         }
@@ -297,7 +307,7 @@ fn write_report_file(path: &Path, input: &ReportInput) -> std::io::Result<String
     let result = (|| {
         let file = File::create(&tmp)?;
         let mut w = BufWriter::with_capacity(1 << 20, file);
-        report::write_report(&mut w, input)?;
+        write_in(format, &mut w, input)?;
         let file = w.into_inner().map_err(|e| e.into_error())?;
         file.sync_all()?;
         std::fs::rename(&tmp, path)?;

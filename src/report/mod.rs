@@ -5,6 +5,7 @@
 
 pub mod host;
 pub mod summary;
+pub mod uforge_xml;
 
 use std::io::{self, Write};
 
