@@ -38,6 +38,7 @@ command -v systemctl >/dev/null || need+=(systemd)            # tests/profile_ro
 [ -x /usr/sbin/pvcreate ] || need+=(lvm2)                      # PV labels and metadata, lvs/pvs as oracle
 [ -x /usr/sbin/blkid ] || need+=(util-linux)                   # blkid/lsblk/findmnt: the storage oracle
 [ -x /usr/sbin/cryptsetup ] || need+=(cryptsetup-bin)         # LUKS1/2 headers made on image files
+command -v xmllint >/dev/null || need+=(libxml2-utils)        # tests/uforge_xml.rs: --format xml validated against docs/uforge-livescan.xsd
 command -v readelf >/dev/null || need+=(binutils)           # tests/static_binary.rs: no PT_INTERP, no DT_NEEDED
 command -v shellcheck >/dev/null || need+=(shellcheck)       # tests/packages.rs: the .deb/.rpm scriptlets
 command -v systemd-analyze >/dev/null || need+=(systemd)     # tests/packages.rs, .ci/run: systemd-analyze verify (same package)
