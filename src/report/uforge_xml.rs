@@ -406,4 +406,135 @@ mod tests {
             "<x encoding=\"base64\">77++</x>"
         );
     }
+
+    /// The install profile parts a tempdir root leaves empty (disks, partitions, NICs,
+    /// hashes), written into a scan document and validated with xmllint against the XSD.
+    #[test]
+    fn install_profile_validates_against_the_schema() {
+        use crate::profile::network::Nic;
+        use crate::profile::storage::Filesystem;
+        use crate::profile::users::{PasswordHash, User};
+        if std::process::Command::new("xmllint")
+            .arg("--version")
+            .output()
+            .is_err()
+        {
+            eprintln!("SKIP install_profile_validates_against_the_schema: xmllint not found (apt-get install libxml2-utils)");
+            return;
+        }
+        let fs = |t: &str, mp: Option<&str>| Filesystem {
+            fstype: t.into(),
+            label: Some("lab<el>".into()),
+            mount_point: mp.map(str::to_string),
+            ..Filesystem::default()
+        };
+        let part = |n: u32, kind: &str, f: Option<Filesystem>| Partition {
+            number: n,
+            name: Some(format!("vda{n}")),
+            kind: Some(kind.into()),
+            size: 1 << 20,
+            filesystem: f,
+            ..Partition::default()
+        };
+        let mut extended = part(2, "extended", None);
+        extended.logical_partitions = vec![
+            part(5, "logical", Some(fs("swap", None))),
+            part(6, "logical", Some(fs("LVM2_member", None))),
+            part(7, "logical", Some(fs("zfs_member", None))),
+        ];
+        let mut p = Profile::default();
+        p.distribution.name = Some("Some Other Linux".into());
+        p.distribution.arch = Some("aarch64".into());
+        p.selinux.mode = Some("enforcing".into());
+        p.kernel.parameters = vec!["ro".into(), "quiet".into()];
+        p.hardware.memory_bytes = Some(1 << 30);
+        p.storage.disks = ["vda", "nvme0n1", "sda", "xvdb"]
+            .iter()
+            .map(|n| Disk {
+                name: n.to_string(),
+                size: 1 << 30,
+                block_size: 512,
+                partition_type: Some(if *n == "vda" { "msdos" } else { "gpt" }.into()),
+                partitions: vec![
+                    part(1, "primary", Some(fs("ext4", Some("/")))),
+                    extended.clone(),
+                ],
+                ..Disk::default()
+            })
+            .collect();
+        p.users = vec![User {
+            name: "jo".into(),
+            uid: 1000,
+            gid: 1000,
+            primary_group: Some("jo".into()),
+            secondary_groups: vec!["adm".into(), "wheel".into()],
+            gecos: b"J\xe9r\xf4me".to_vec(),
+            home: b"/home/jo".to_vec(),
+            shell: b"/bin/sh".to_vec(),
+            system_user: false,
+            password_set: true,
+            password_locked: false,
+            password_empty: false,
+            password_source: Some("/etc/shadow".into()),
+            password_hash: Some(PasswordHash("$6$salt$h&sh".into())),
+            sudo: 2,
+        }];
+        p.network.nics = vec![Nic {
+            name: "eth0".into(),
+            order: 0,
+            kind: NicKind::Ethernet,
+            physical: None,
+            mac: None,
+            driver: None,
+            operstate: None,
+            mtu: None,
+            ifindex: None,
+            default_route: true,
+            auto_connect: Some(true),
+            ipv4_method: Some(Ipv4Method::Automatic),
+            ipv6_method: None,
+            ip_addresses: vec![],
+            live_addresses: None,
+            master: None,
+            configs: vec![],
+        }];
+        let mut out = Vec::new();
+        out.extend_from_slice(
+            format!("<ns0:scan xmlns:ns0=\"{NAMESPACE}\"><name>x</name><error>false</error><scanned>true</scanned><status><complete>true</complete><error>false</error><percentage>100</percentage></status><totalFilesAdded>0</totalFilesAdded><totalFilesDeleted>0</totalFilesDeleted><totalFilesModified>0</totalFilesModified><totalPackages>0</totalPackages>").as_bytes(),
+        );
+        distribution(&mut out, &p).unwrap();
+        install_profile(&mut out, &p).unwrap();
+        out.extend_from_slice(b"<packages></packages><files></files></ns0:scan>\n");
+        let doc = String::from_utf8(out.clone()).unwrap();
+        // Unknown name and fstype left out, not made up; hashes only because they are there.
+        assert!(!doc.contains("<name>Some Other Linux</name>"), "{doc}");
+        assert!(doc.contains("<description>Some Other Linux</description>"));
+        assert!(!doc.contains("zfs"));
+        assert!(doc.contains("<password>$6$salt$h&amp;sh</password><encrypted>true</encrypted>"));
+        assert!(
+            doc.contains("<fullName encoding=\"base64\">"),
+            "Latin-1 GECOS"
+        );
+        assert!(doc.contains("<kernelParameters>ro,quiet</kernelParameters>"));
+        assert!(doc.contains("<secondaryGroups>adm,wheel</secondaryGroups>"));
+        assert!(doc.contains("<fstype>Extended</fstype>"));
+        assert!(doc.contains("<logicalPartition><fstype>linux-swap</fstype>"));
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("p.xml");
+        std::fs::write(&file, &out).unwrap();
+        let lint = std::process::Command::new("xmllint")
+            .args(["--noout", "--schema"])
+            .arg(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/docs/uforge-livescan.xsd"
+            ))
+            .arg(&file)
+            .output()
+            .unwrap();
+        assert!(
+            lint.status.success(),
+            "{}\n{doc}",
+            String::from_utf8_lossy(&lint.stderr)
+        );
+    }
 }
