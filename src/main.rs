@@ -18,6 +18,7 @@ use livescan::report::{self, DbReport, ReportInput, ScanInfo};
 use livescan::{config, lock, scan};
 
 const DEFAULT_REPORT: &str = "livescan-report.json";
+const DEFAULT_XML_REPORT: &str = "livescan-report.xml";
 const DEFAULT_LOCK_WAIT_SECS: u64 = 60;
 
 fn main() -> ExitCode {
@@ -213,7 +214,12 @@ fn run_scan(args: ScanArgs, cfg: config::Config) -> Exit {
         .report
         .clone()
         .or(cfg.scan.report.clone())
-        .unwrap_or_else(|| PathBuf::from(DEFAULT_REPORT));
+        .unwrap_or_else(|| {
+            PathBuf::from(match args.format {
+                Format::Json => DEFAULT_REPORT,
+                Format::Xml => DEFAULT_XML_REPORT,
+            })
+        });
     let to_stdout = report_path == Path::new("-");
     let written = if to_stdout {
         let stdout = std::io::stdout();
