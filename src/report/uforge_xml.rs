@@ -282,7 +282,14 @@ fn install_profile<W: Write>(w: &mut W, p: &Profile) -> io::Result<()> {
         w.write_all(b"</group>\n")?;
     }
     w.write_all(b"</groups>\n<partitionTable><disks>\n")?;
-    for d in &p.storage.disks {
+    // A disk the schema cannot name would make the whole document invalid: left out here,
+    // kept in the JSON report.
+    for d in p
+        .storage
+        .disks
+        .iter()
+        .filter(|d| disk_name_in_schema(&d.name))
+    {
         disk(w, d)?;
     }
     w.write_all(b"</disks></partitionTable>\n<nics>\n")?;
@@ -307,6 +314,25 @@ fn install_profile<W: Write>(w: &mut W, p: &Profile) -> io::Result<()> {
         w.write_all(b"</nic>\n")?;
     }
     w.write_all(b"</nics>\n</installProfile>\n")
+}
+
+/// The XSD's `diskName`: `(sd|vd|xvd|hd|dasd)[a-z]+|nvme[0-9]+n[0-9]+|mmcblk[0-9]+`
+/// (UForge's `sda`…`sdf` are among them).
+fn disk_name_in_schema(name: &str) -> bool {
+    let letters = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_lowercase());
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    if let Some(rest) = ["dasd", "xvd", "sd", "vd", "hd"]
+        .iter()
+        .find_map(|p| name.strip_prefix(p))
+    {
+        return letters(rest);
+    }
+    if let Some(rest) = name.strip_prefix("nvme") {
+        return rest
+            .split_once('n')
+            .is_some_and(|(c, n)| digits(c) && digits(n));
+    }
+    name.strip_prefix("mmcblk").is_some_and(digits)
 }
 
 fn disk<W: Write>(w: &mut W, d: &Disk) -> io::Result<()> {
@@ -398,6 +424,28 @@ mod tests {
     }
 
     #[test]
+    fn disk_names_as_the_schema_pattern() {
+        for n in [
+            "sda", "sdf", "sdaa", "vda", "xvda", "hda", "dasdb", "nvme0n1", "nvme12n3", "mmcblk0",
+        ] {
+            assert!(disk_name_in_schema(n), "{n}");
+        }
+        for n in [
+            "rbd0",
+            "sd",
+            "sda1",
+            "nvme0",
+            "nvme0n1p1",
+            "mmcblk",
+            "mmcblk0p1",
+            "pmem0",
+            "Sda",
+        ] {
+            assert!(!disk_name_in_schema(n), "{n}");
+        }
+    }
+
+    #[test]
     fn base64_for_what_xml_cannot_carry() {
         assert_eq!(esc(b"caf\xe9"), "<x encoding=\"base64\">Y2Fm6Q==</x>");
         assert_eq!(esc(b"a\x01"), "<x encoding=\"base64\">YQE=</x>");
@@ -448,7 +496,7 @@ mod tests {
         p.selinux.mode = Some("enforcing".into());
         p.kernel.parameters = vec!["ro".into(), "quiet".into()];
         p.hardware.memory_bytes = Some(1 << 30);
-        p.storage.disks = ["vda", "nvme0n1", "sda", "xvdb"]
+        p.storage.disks = ["vda", "nvme0n1", "sda", "xvdb", "mmcblk0", "rbd0"]
             .iter()
             .map(|n| Disk {
                 name: n.to_string(),
@@ -510,6 +558,11 @@ mod tests {
         assert!(!doc.contains("<name>Some Other Linux</name>"), "{doc}");
         assert!(doc.contains("<description>Some Other Linux</description>"));
         assert!(!doc.contains("zfs"));
+        assert!(doc.contains("<name>mmcblk0</name>"));
+        assert!(
+            !doc.contains("rbd0"),
+            "a disk name outside the schema is left out"
+        );
         assert!(doc.contains("<password>$6$salt$h&amp;sh</password><encrypted>true</encrypted>"));
         assert!(
             doc.contains("<fullName encoding=\"base64\">"),
