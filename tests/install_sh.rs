@@ -85,6 +85,7 @@ fn install_sh_example_config_is_accepted_as_written_and_uncommented() {
             "auth",
             "bwlimit",
             "ca_file",
+            "cache_dir",
             "chunk_size",
             "dir",
             "exclude",
@@ -98,7 +99,8 @@ fn install_sh_example_config_is_accepted_as_written_and_uncommented() {
             "report",
             "retries",
             "url",
-            "user"
+            "user",
+            "verify_cache"
         ],
         "every key in src/config.rs has an example"
     );
