@@ -178,7 +178,9 @@ fn run(r: &Root, wrapper: Option<&Path>, bin: &Path, cmd: &str, extra: &[&str]) 
             .arg("--mountinfo")
             .arg(r.tmp().join("mountinfo"))
             .arg("--lock-file")
-            .arg(r.tmp().join("lock"));
+            .arg(r.tmp().join("lock"))
+            // Both builds judge every file afresh, and neither touches the host's cache.
+            .arg("--no-cache");
     }
     c.args(extra).env_remove("RUST_LOG");
     c.output().unwrap()
