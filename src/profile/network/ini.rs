@@ -34,13 +34,15 @@ impl Section {
     }
 }
 
-/// Sections in file order; entries before any section header go to a section named "".
-pub fn parse(text: &str) -> Vec<Section> {
-    let mut sections = vec![Section::default()];
+/// Lines with `\` continuations joined (each joined with a space), trimmed, empty ones
+/// dropped; a line starting with one of `comment` (outside a continuation) is dropped.
+/// Shared by keyfile/unit-style files and Debian's `interfaces`.
+pub(super) fn logical_lines(text: &str, comment: &[char]) -> Vec<String> {
+    let mut out = Vec::new();
     let mut pending = String::new();
     for raw in text.lines() {
         let line = raw.trim();
-        if pending.is_empty() && (line.starts_with('#') || line.starts_with(';')) {
+        if pending.is_empty() && line.starts_with(comment) {
             continue;
         }
         if let Some(cont) = line.strip_suffix('\\') {
@@ -49,11 +51,19 @@ pub fn parse(text: &str) -> Vec<Section> {
             continue;
         }
         pending.push_str(line);
-        let line = std::mem::take(&mut pending);
-        let line = line.trim();
-        if line.is_empty() {
-            continue;
+        let l = std::mem::take(&mut pending);
+        if !l.trim().is_empty() {
+            out.push(l);
         }
+    }
+    out
+}
+
+/// Sections in file order; entries before any section header go to a section named "".
+pub fn parse(text: &str) -> Vec<Section> {
+    let mut sections = vec![Section::default()];
+    for line in logical_lines(text, &['#', ';']) {
+        let line = line.trim();
         if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
             sections.push(Section {
                 name: name.trim().to_string(),

@@ -153,25 +153,7 @@ fn expand(reader: &mut Reader, pattern: &str) -> Vec<String> {
 /// Logical lines (comments dropped, `\` continuations joined) into stanzas.
 pub(super) fn parse(text: &str) -> Vec<Item> {
     let mut items = Vec::new();
-    let mut logical = Vec::new();
-    let mut pending = String::new();
-    for raw in text.lines() {
-        let line = raw.trim();
-        if pending.is_empty() && line.starts_with('#') {
-            continue;
-        }
-        if let Some(cont) = line.strip_suffix('\\') {
-            pending.push_str(cont);
-            pending.push(' ');
-            continue;
-        }
-        pending.push_str(line);
-        let l = std::mem::take(&mut pending);
-        if !l.trim().is_empty() {
-            logical.push(l);
-        }
-    }
-    for line in logical {
+    for line in super::ini::logical_lines(text, &['#']) {
         let mut words = line.split_whitespace();
         let Some(first) = words.next() else { continue };
         let rest: Vec<&str> = words.collect();
