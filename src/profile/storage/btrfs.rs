@@ -158,6 +158,22 @@ impl Fs<'_> {
         Ok(n)
     }
 
+    /// The node at `logical`, which a parent says is at `level` (bounded depth: a forged
+    /// tree cannot recurse without end, and a node at the wrong level is corruption).
+    fn node_at_level(&mut self, logical: u64, level: u8) -> Result<Vec<u8>, String> {
+        if level > MAX_LEVEL {
+            return Err("tree deeper than 8 levels".into());
+        }
+        let n = self.node(logical)?;
+        if n[100] != level {
+            return Err(format!(
+                "tree block {logical}: level {} where {level} was expected",
+                n[100]
+            ));
+        }
+        Ok(n)
+    }
+
     /// The first item with `objectid` and `ty` in the tree at `root` (its offset and data):
     /// down the last child whose key is not above the target, then its right neighbour
     /// when the items in it all sort before.
@@ -168,16 +184,7 @@ impl Fs<'_> {
         oid: u64,
         ty: u8,
     ) -> Result<Option<(u64, Vec<u8>)>, String> {
-        if level > MAX_LEVEL {
-            return Err("tree deeper than 8 levels".into());
-        }
-        let n = self.node(root)?;
-        if n[100] != level {
-            return Err(format!(
-                "tree block {root}: level {} where {level} was expected",
-                n[100]
-            ));
-        }
+        let n = self.node_at_level(root, level)?;
         let items = le32(&n, 96) as usize;
         if level == 0 {
             for i in 0..items {
@@ -237,16 +244,7 @@ impl Fs<'_> {
         out: &mut Vec<(u64, u8, u64, Vec<u8>)>,
         want: &dyn Fn(u64, u8) -> bool,
     ) -> Result<(), String> {
-        if level > MAX_LEVEL {
-            return Err("tree deeper than 8 levels".into());
-        }
-        let n = self.node(root)?;
-        if n[100] != level {
-            return Err(format!(
-                "tree block {root}: level {} where {level} was expected",
-                n[100]
-            ));
-        }
+        let n = self.node_at_level(root, level)?;
         let items = le32(&n, 96) as usize;
         if level == 0 {
             for i in 0..items {
