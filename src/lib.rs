@@ -17,6 +17,7 @@ pub mod journal;
 pub mod lock;
 pub mod pack;
 pub mod path_bytes;
+pub mod path_order;
 pub mod pkgdb;
 pub mod profile;
 pub mod receiver;

@@ -142,7 +142,7 @@ pub fn run(opts: &ScanOptions) -> Result<ScanResult, ScanError> {
 
     let mut errors = walked.errors;
     errors.extend(classification.errors.iter().cloned());
-    errors.sort_by(|a, b| a.path.cmp(&b.path));
+    errors.sort_by(|a, b| crate::path_order::cmp(&a.path, &b.path));
     let live = LiveSources::for_root(&root, opts.proc_dir.clone(), opts.sys_dir.clone());
     Ok(ScanResult {
         host: HostInfo::collect(&root),

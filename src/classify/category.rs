@@ -348,12 +348,70 @@ pub fn categorize(path: &[u8], swap_files: &[Vec<u8>]) -> (Category, &'static st
     if swap_files.iter().any(|s| s == path) {
         return (Swap, "active swap file (/proc/swaps)");
     }
-    for r in RULES {
+    let index = RuleIndex::get();
+    let top = top_component(path);
+    let anchored = index.by_top.get(top).map(Vec::as_slice).unwrap_or_default();
+    // Both lists hold rule numbers in ascending order: merging them visits the candidate
+    // rules in `RULES` order, so the first match is the same as checking every rule.
+    let (mut a, mut b) = (anchored.iter().peekable(), index.anywhere.iter().peekable());
+    loop {
+        let next = match (a.peek(), b.peek()) {
+            (Some(&&x), Some(&&y)) if x < y => a.next(),
+            (Some(_), Some(_)) | (None, Some(_)) => b.next(),
+            (Some(_), None) => a.next(),
+            (None, None) => break,
+        };
+        let Some(&i) = next else { break };
+        let r = &RULES[i];
         if matches(r.pattern, path) {
             return (r.category, r.reason);
         }
     }
     (Unowned, "no package owns it")
+}
+
+/// The rules grouped by the first component of the path they are anchored at, so that a
+/// path is checked only against the rules that can match it (perf: checking all of them on
+/// every unowned entry was a visible part of a rescan).
+struct RuleIndex {
+    /// First path component → rule numbers (ascending) of `Exact`, `Under` and
+    /// `PrivateKeyIn` rules anchored below it.
+    by_top: std::collections::HashMap<&'static [u8], Vec<usize>>,
+    /// Rules that can match anywhere (`Component`, `Suffix`), ascending.
+    anywhere: Vec<usize>,
+}
+
+impl RuleIndex {
+    fn get() -> &'static RuleIndex {
+        static INDEX: std::sync::OnceLock<RuleIndex> = std::sync::OnceLock::new();
+        INDEX.get_or_init(|| {
+            let mut by_top: std::collections::HashMap<&'static [u8], Vec<usize>> =
+                Default::default();
+            let mut anywhere = Vec::new();
+            for (i, r) in RULES.iter().enumerate() {
+                let anchor = match r.pattern {
+                    Exact(p) | Under(p) => p,
+                    PrivateKeyIn { dir, .. } => dir,
+                    Component(_) | Suffix(_) => {
+                        anywhere.push(i);
+                        continue;
+                    }
+                };
+                by_top
+                    .entry(top_component(anchor.as_bytes()))
+                    .or_default()
+                    .push(i);
+            }
+            RuleIndex { by_top, anywhere }
+        })
+    }
+}
+
+/// `usr` of `/usr/lib/x`; the empty slice for `/`.
+fn top_component(path: &[u8]) -> &[u8] {
+    let rest = path.strip_prefix(b"/").unwrap_or(path);
+    let end = rest.iter().position(|&b| b == b'/').unwrap_or(rest.len());
+    &rest[..end]
 }
 
 fn under(path: &[u8], dir: &[u8]) -> bool {
@@ -388,6 +446,52 @@ fn dir_matches(parent: &[u8], dir: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every rule checked in order: what the index must agree with.
+    fn categorize_linear(path: &[u8]) -> (Category, &'static str) {
+        RULES
+            .iter()
+            .find(|r| matches(r.pattern, path))
+            .map_or((Unowned, "no package owns it"), |r| (r.category, r.reason))
+    }
+
+    #[test]
+    fn rule_index_agrees_with_checking_every_rule() {
+        // Each rule's anchor, below it, beside it, and with the anywhere-patterns mixed in
+        // (a `.pyc` under /var/cache must still be the earlier rule's).
+        let mut paths: Vec<Vec<u8>> = vec![b"/".to_vec(), b"".to_vec(), b"relative/x".to_vec()];
+        for r in RULES {
+            let anchor: &str = match r.pattern {
+                Exact(p) | Under(p) | Component(p) | Suffix(p) => p,
+                PrivateKeyIn { dir, .. } => dir,
+            };
+            let anchor = anchor.replace('*', "alice");
+            for tail in [
+                "",
+                "/x",
+                "/id_rsa",
+                "/ssh_host_rsa_key",
+                "/__pycache__/m.pyc",
+                "x",
+                ".pub",
+            ] {
+                paths.push(format!("{anchor}{tail}").into_bytes());
+                paths.push(format!("/srv{anchor}{tail}").into_bytes());
+                paths.push(format!("/{anchor}{tail}").into_bytes());
+            }
+        }
+        let mut checked = 0;
+        for p in &paths {
+            assert_eq!(
+                categorize(p, &[]),
+                categorize_linear(p),
+                "{}",
+                String::from_utf8_lossy(p)
+            );
+            checked += 1;
+        }
+        assert!(checked > RULES.len() * 10);
+    }
 
     fn cat(p: &str) -> Category {
         categorize(p.as_bytes(), &[b"/swapfile".to_vec()]).0

@@ -22,6 +22,7 @@ pub use category::Category;
 pub use verify::VerifyFlags;
 
 use crate::accounts::Accounts;
+use crate::path_order;
 use crate::pkgdb::digest::AlgoSet;
 use crate::pkgdb::{DbContents, Digest, Marker, Owner, PackagedFile, Presence};
 use crate::rootfs::{DirResolver, RootFs};
@@ -272,11 +273,11 @@ pub fn classify(
         .par_iter()
         .filter(|(path, _)| {
             walked
-                .binary_search_by(|e| e.path.as_slice().cmp(path.as_slice()))
+                .binary_search_by(|e| path_order::cmp(&e.path, path))
                 .is_err()
         })
         .collect();
-    missing.sort_unstable_by(|a, b| a.0.cmp(b.0));
+    missing.sort_unstable_by(|a, b| path_order::cmp(a.0, b.0));
 
     // Sized once: on a tree of a million unowned files this is the largest allocation.
     let added = verdicts
@@ -434,8 +435,8 @@ pub fn classify(
             *totals.not_installed.entry(reason).or_default() += 1;
         }
     }
-    files.sort_unstable_by(|a, b| a.path.cmp(&b.path));
-    errors.sort_by(|a, b| a.path.cmp(&b.path));
+    files.sort_unstable_by(|a, b| path_order::cmp(&a.path, &b.path));
+    errors.sort_by(|a, b| path_order::cmp(&a.path, &b.path));
     Classification {
         files,
         totals,

@@ -18,6 +18,7 @@ use serde::Serialize;
 
 pub use exclude::Excludes;
 
+use crate::path_order;
 use crate::rootfs::RootFs;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -193,12 +194,12 @@ pub fn walk(opts: &WalkOptions) -> WalkResult {
     for batch in batches {
         entries.extend(batch);
     }
-    entries.sort_unstable_by(|a, b| a.path.cmp(&b.path));
+    entries.sort_unstable_by(|a, b| path_order::cmp(&a.path, &b.path));
     let mut errors = shared
         .errors
         .into_inner()
         .unwrap_or_else(|p| p.into_inner());
-    errors.sort_by(|a, b| a.path.cmp(&b.path));
+    errors.sort_by(|a, b| path_order::cmp(&a.path, &b.path));
     WalkResult {
         entries,
         errors,
