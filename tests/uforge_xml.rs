@@ -174,16 +174,24 @@ fn xml_scan_validates_and_round_trips_hostile_names() {
         values(&l, "ns0:scan/distribution/name"),
         [b"Rocky Linux".as_slice()]
     );
-    let users = values(&l, "ns0:scan/installProfile/users/user/name");
-    assert_eq!(users, [b"root".as_slice(), b"jo"]);
-    assert!(values(&l, "ns0:scan/installProfile/users/user/fullName")
-        .contains(&"Jö & <Co> \"x\"".as_bytes()));
+    // root is UForge's rootUser, the others are users.
     assert_eq!(
-        values(&l, "ns0:scan/installProfile/users/user/secondaryGroups")[1],
-        b"adm"
+        values(&l, "ns0:scan/installProfile/rootUser/name"),
+        [b"root".as_slice()]
+    );
+    let users = values(&l, "ns0:scan/installProfile/users/user/name");
+    assert_eq!(users, [b"jo".as_slice()]);
+    assert_eq!(
+        values(&l, "ns0:scan/installProfile/users/user/fullName"),
+        ["Jö & <Co> \"x\"".as_bytes()]
+    );
+    assert_eq!(
+        values(&l, "ns0:scan/installProfile/users/user/secondaryGroups"),
+        [b"adm"]
     );
     // No password element without --include-password-hashes.
     assert!(values(&l, "ns0:scan/installProfile/users/user/password").is_empty());
+    assert!(values(&l, "ns0:scan/installProfile/rootUser/password").is_empty());
 }
 
 fn capital(s: &str) -> String {
@@ -205,6 +213,7 @@ fn writer_vocabularies_are_in_the_schema() {
     for v in livescan::report::uforge_xml::DISTRIBUTION_NAMES
         .iter()
         .chain(livescan::report::uforge_xml::ARCHES)
+        .chain(livescan::report::uforge_xml::NIC_TYPES)
     {
         assert!(
             xsd.contains(&format!("<xs:enumeration value=\"{v}\"/>")),
