@@ -214,6 +214,25 @@ fn xml_report_round_trips_through_the_receiver() {
     let (ctype, report) = get(&format!("{scan_url}/report"), "*/*");
     assert_eq!(ctype, "application/xml");
     assert!(report.starts_with(b"<?xml") && report.ends_with(b"</ns0:scan>\n"));
+    // It is valid by the schema, NICs, services and base64 names included.
+    if common::have_tools("uforge_roundtrip (schema check)", &["xmllint"]) {
+        let file = r.tmp().join("served.xml");
+        fs::write(&file, &report).unwrap();
+        let lint = std::process::Command::new("xmllint")
+            .args(["--noout", "--schema"])
+            .arg(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/docs/uforge-livescan.xsd"
+            ))
+            .arg(&file)
+            .output()
+            .unwrap();
+        assert!(
+            lint.status.success(),
+            "{}",
+            String::from_utf8_lossy(&lint.stderr)
+        );
+    }
     let l = leaves(&report);
     assert_eq!(
         values(&l, "ns0:scan/distribution/name"),
@@ -372,6 +391,14 @@ fn xml_report_round_trips_through_the_receiver() {
     assert_eq!(
         values(&li, "ns0:installProfile/timezone"),
         [s(&p["timezone"]["name"]).as_bytes()]
+    );
+    assert_eq!(
+        values(&li, "ns0:installProfile/xkbLayout"),
+        [s(&p["keyboard"]["xkb_layout"]).as_bytes()]
+    );
+    assert_eq!(
+        values(&li, "ns0:installProfile/xkbLayout"),
+        [b"fr".as_slice()]
     );
     let mut accounts = items(&ip, "ns0:installProfile", "rootUser");
     accounts.extend(items(&ip, "ns0:installProfile/users", "user"));

@@ -251,6 +251,15 @@ fn install_profile<W: Write>(w: &mut W, p: &Profile) -> io::Result<()> {
     // uforge-api.md does not list UForge's keymap enum (only "67 console keymaps" and a few
     // examples): the host's keymap name goes as it is.
     opt_text(w, "keyboard", p.keyboard.keymap.as_deref())?;
+    // Extensions: the X keyboard settings (`/etc/default/keyboard`, vconsole's XKB*), often
+    // all a Debian host has, which UForge's console keymap cannot say.
+    let k = &p.keyboard;
+    opt_text(w, "xkbLayout", k.xkb_layout.as_deref())?;
+    opt_text(w, "xkbModel", k.xkb_model.as_deref())?;
+    opt_text(w, "xkbVariant", k.xkb_variant.as_deref())?;
+    opt_text(w, "xkbOptions", k.xkb_options.as_deref())?;
+    // Extension: the system locale (`LANG`); UForge's installProfile has no field for it.
+    opt_text(w, "locale", p.locale.lang.as_deref())?;
     if !p.kernel.parameters.is_empty() {
         text(
             w,
@@ -267,6 +276,12 @@ fn install_profile<W: Write>(w: &mut W, p: &Profile) -> io::Result<()> {
     }
     if let Some(m) = p.hardware.memory_bytes {
         plain(w, "memorySize", m)?;
+    }
+    if let Some(s) = p.hardware.swap_bytes {
+        plain(w, "swapSize", s)?;
+    }
+    if let Some(f) = p.firewall.enabled {
+        plain(w, "firewallEnabled", f)?;
     }
     if let Some(mode) = p.selinux.mode.as_deref() {
         vocab(w, "seLinuxMode", "otherSeLinuxMode", SELINUX_MODES, mode)?;
@@ -727,6 +742,12 @@ mod tests {
         p.selinux.mode = Some("weird".into());
         p.kernel.parameters = vec!["ro".into(), "quiet".into(), "console=ttyS0,115200n8".into()];
         p.hardware.memory_bytes = Some(1 << 30);
+        p.hardware.swap_bytes = Some(1 << 29);
+        p.firewall.enabled = Some(true);
+        p.keyboard.keymap = Some("fr-latin9".into());
+        p.keyboard.xkb_layout = Some("fr".into());
+        p.keyboard.xkb_variant = Some("oss".into());
+        p.locale.lang = Some("fr_FR.UTF-8".into());
         p.storage.disks = ["vda", "nvme0n1", "sda", "xvdb", "mmcblk0", "rbd0", "pmem0"]
             .iter()
             .map(|n| Disk {
@@ -897,6 +918,10 @@ mod tests {
         assert!(doc.contains("<logicalVolume><name>root</name><groupName>vg0</groupName>"));
         assert!(doc.contains("<volumes><volume><fstype>xfs</fstype>"));
         assert!(doc.contains("<members>jo,ann</members>"));
+        assert!(doc.contains("<keyboard>fr-latin9</keyboard><xkbLayout>fr</xkbLayout><xkbVariant>oss</xkbVariant><locale>fr_FR.UTF-8</locale>"), "{doc}");
+        assert!(
+            doc.contains("<swapSize>536870912</swapSize><firewallEnabled>true</firewallEnabled>")
+        );
         assert!(doc.contains("<password>$6$salt$h&amp;sh</password><encrypted>true</encrypted>"));
         assert!(
             doc.contains("<fullName encoding=\"base64\">"),
