@@ -9,7 +9,7 @@ use crate::pkgdb::rpm::{bdb, header, ndb, package};
 pub type Target = fn(&[u8]);
 
 /// Every target, by the name of its corpus directory.
-pub const TARGETS: [(&str, Target); 13] = [
+pub const TARGETS: [(&str, Target); 14] = [
     ("rpm_header", rpm_header),
     ("rpm_bdb", rpm_bdb),
     ("rpm_ndb", rpm_ndb),
@@ -23,6 +23,7 @@ pub const TARGETS: [(&str, Target); 13] = [
     ("verify_cache", verify_cache),
     ("profile_text", profile_text),
     ("network_config", network_config),
+    ("uforge_xml", uforge_xml),
 ];
 
 /// One header blob, then everything the scan reads from it.
@@ -200,4 +201,19 @@ pub fn profile_text(data: &[u8]) {
 /// resolv.conf, route/fib_trie/if_inet6/ipv6_route), then the merge of what parsed.
 pub fn network_config(data: &[u8]) {
     crate::profile::network::parse_all(data);
+}
+
+/// UForge XML bodies the receiver reads: a scan report (split into its pieces, through a
+/// small buffer as the receiver reads its stored file) and the scannedInstance / scan
+/// request bodies.
+pub fn uforge_xml(data: &[u8]) {
+    use crate::receiver::{scan_report, xml_request};
+    let mut parts = scan_report::Parts {
+        install_profile: std::io::sink(),
+        packages: std::io::sink(),
+        files: std::io::sink(),
+    };
+    let _ = scan_report::split(std::io::BufReader::with_capacity(512, data), &mut parts);
+    let _ = xml_request::read::<crate::uforge::ScannedInstance>(data, "scannedInstance");
+    let _ = xml_request::read::<crate::uforge::Scan>(data, "scan");
 }

@@ -62,6 +62,26 @@ pub struct Scan {
     pub overlay_crc: String,
     pub scanned: bool,
     pub status: OpStatus,
+    /// From a UForge XML report: its totals and services (the report's pieces —
+    /// installProfile, packages, files — are served at their own URIs).
+    pub total_files_added: u64,
+    pub total_files_deleted: u64,
+    pub total_files_modified: u64,
+    pub total_packages: u64,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unix_services: Vec<UnixService>,
+}
+
+/// A service of the scanned system (`unixService`: UForge's three strings, and the
+/// runlevels by livescan's extension).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct UnixService {
+    pub service_manager: String,
+    pub service_name: String,
+    pub service_status: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub runlevels: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

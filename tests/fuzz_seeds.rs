@@ -249,3 +249,30 @@ fn network_config_seeds_configure_eth0_in_every_format() {
     assert_eq!(eth0.ip_addresses[0].address, "192.0.2.10");
     assert!(net.nics.iter().any(|n| n.name == "bond0"));
 }
+
+/// The scan-report seed is a whole report the receiver accepts (so the fuzzer starts deep
+/// inside the reader), and its counts are what it lists.
+#[test]
+fn uforge_xml_seeds_parse() {
+    use livescan::receiver::scan_report;
+    let mut parts = scan_report::Parts {
+        install_profile: Vec::new(),
+        packages: Vec::new(),
+        files: Vec::new(),
+    };
+    let s = scan_report::split(&seed("uforge_xml", "scan.xml")[..], &mut parts).unwrap();
+    assert_eq!(
+        (s.packages, s.files_added, s.files_deleted, s.files_modified),
+        (2, 2, 1, 1)
+    );
+    assert_eq!(s.unix_services.len(), 2);
+    assert!(String::from_utf8(parts.install_profile)
+        .unwrap()
+        .contains("<logicalVolume><name>srv</name>"));
+    let i: livescan::uforge::ScannedInstance = livescan::receiver::xml_request::read(
+        &seed("uforge_xml", "scannedInstance.xml"),
+        "scannedInstance",
+    )
+    .unwrap();
+    assert_eq!(i.name, "R&D été");
+}

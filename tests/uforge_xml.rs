@@ -11,72 +11,8 @@ use std::collections::BTreeSet;
 use std::fs;
 use std::process::Command;
 
-use base64::Engine as _;
+use common::xml::{leaves, values};
 use common::{Deb, Root};
-use quick_xml::events::Event;
-use quick_xml::Reader;
-
-/// Element path (`scan/files/scannedFile/fullPath`) and decoded text of every leaf.
-fn leaves(xml: &[u8]) -> Vec<(String, Vec<u8>)> {
-    let mut reader = Reader::from_reader(xml);
-    let mut buf = Vec::new();
-    let mut stack: Vec<(String, bool, Vec<u8>)> = Vec::new();
-    let mut out = Vec::new();
-    loop {
-        match reader.read_event_into(&mut buf).unwrap() {
-            Event::Start(e) => {
-                let b64 = e.attributes().any(|a| {
-                    let a = a.unwrap();
-                    a.key.0 == "encoding" && &*a.value == "base64"
-                });
-                let name = e.name().0.to_string();
-                stack.push((name, b64, Vec::new()));
-            }
-            Event::Text(t) => {
-                if let Some(top) = stack.last_mut() {
-                    top.2.extend_from_slice(t.xml10_content().as_bytes());
-                }
-            }
-            Event::GeneralRef(r) => {
-                let c = match r.resolve_char_ref().unwrap() {
-                    Some(c) => c.to_string(),
-                    None => quick_xml::escape::resolve_predefined_entity(&r)
-                        .unwrap()
-                        .to_string(),
-                };
-                stack.last_mut().unwrap().2.extend_from_slice(c.as_bytes());
-            }
-            Event::End(_) => {
-                let (name, b64, text) = stack.pop().unwrap();
-                let path: Vec<&str> = stack
-                    .iter()
-                    .map(|s| s.0.as_str())
-                    .chain([name.as_str()])
-                    .collect();
-                let value = if b64 {
-                    base64::engine::general_purpose::STANDARD
-                        .decode(&text)
-                        .unwrap()
-                } else {
-                    text
-                };
-                out.push((path.join("/"), value));
-            }
-            Event::Eof => break,
-            _ => {}
-        }
-        buf.clear();
-    }
-    out
-}
-
-fn values<'a>(leaves: &'a [(String, Vec<u8>)], path: &str) -> Vec<&'a [u8]> {
-    leaves
-        .iter()
-        .filter(|(p, _)| p == path)
-        .map(|(_, v)| v.as_slice())
-        .collect()
-}
 
 #[test]
 fn xml_scan_validates_and_round_trips_hostile_names() {
@@ -174,16 +110,24 @@ fn xml_scan_validates_and_round_trips_hostile_names() {
         values(&l, "ns0:scan/distribution/name"),
         [b"Rocky Linux".as_slice()]
     );
-    let users = values(&l, "ns0:scan/installProfile/users/user/name");
-    assert_eq!(users, [b"root".as_slice(), b"jo"]);
-    assert!(values(&l, "ns0:scan/installProfile/users/user/fullName")
-        .contains(&"Jö & <Co> \"x\"".as_bytes()));
+    // root is UForge's rootUser, the others are users.
     assert_eq!(
-        values(&l, "ns0:scan/installProfile/users/user/secondaryGroups")[1],
-        b"adm"
+        values(&l, "ns0:scan/installProfile/rootUser/name"),
+        [b"root".as_slice()]
+    );
+    let users = values(&l, "ns0:scan/installProfile/users/user/name");
+    assert_eq!(users, [b"jo".as_slice()]);
+    assert_eq!(
+        values(&l, "ns0:scan/installProfile/users/user/fullName"),
+        ["Jö & <Co> \"x\"".as_bytes()]
+    );
+    assert_eq!(
+        values(&l, "ns0:scan/installProfile/users/user/secondaryGroups"),
+        [b"adm"]
     );
     // No password element without --include-password-hashes.
     assert!(values(&l, "ns0:scan/installProfile/users/user/password").is_empty());
+    assert!(values(&l, "ns0:scan/installProfile/rootUser/password").is_empty());
 }
 
 fn capital(s: &str) -> String {
@@ -205,6 +149,7 @@ fn writer_vocabularies_are_in_the_schema() {
     for v in livescan::report::uforge_xml::DISTRIBUTION_NAMES
         .iter()
         .chain(livescan::report::uforge_xml::ARCHES)
+        .chain(livescan::report::uforge_xml::NIC_TYPES)
     {
         assert!(
             xsd.contains(&format!("<xs:enumeration value=\"{v}\"/>")),

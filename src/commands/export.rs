@@ -33,6 +33,14 @@ pub fn report_json(run: &ScanRun) -> std::io::Result<Vec<u8>> {
     Ok(out)
 }
 
+/// The scan as UForge XML, in memory: the export carries it next to the JSON report, and
+/// it is what `upload` sends as the scan report (docs/upload-protocol.md).
+pub fn uforge_xml(run: &ScanRun) -> std::io::Result<Vec<u8>> {
+    let mut out = Vec::new();
+    crate::with_report_input(run, |input| report::uforge_xml::write_scan(&mut out, input))?;
+    Ok(out)
+}
+
 /// Part `n` of the output: (name while written, final name). Unsplit: FILE.part → FILE.
 fn part_names(output: &Path, split: bool, n: usize) -> (PathBuf, PathBuf) {
     let fin = if split {
@@ -181,6 +189,14 @@ pub fn run(args: ExportArgs, cfg: config::Config) -> Exit {
             return Exit::Fatal;
         }
     };
+    let xml = match uforge_xml(&run) {
+        Ok(r) => r,
+        Err(e) => {
+            livescan::errorln!("livescan: building the UForge XML report: {e}");
+            remove_parts("report failed");
+            return Exit::Fatal;
+        }
+    };
 
     let policy = PackPolicy {
         extra_categories,
@@ -212,6 +228,7 @@ pub fn run(args: ExportArgs, cfg: config::Config) -> Exit {
                 let (w, s) = write_export(
                     BufWriter::with_capacity(1 << 20, writer),
                     &report_json,
+                    Some(&xml),
                     &result.root,
                     &result.accounts,
                     &plan,
@@ -224,6 +241,7 @@ pub fn run(args: ExportArgs, cfg: config::Config) -> Exit {
         None => write_export(
             BufWriter::with_capacity(1 << 20, std::io::stdout()),
             &report_json,
+            Some(&xml),
             &result.root,
             &result.accounts,
             &plan,

@@ -13,8 +13,8 @@ use livescan::pack::plan::{self, PackPolicy};
 use livescan::ship::stream::ChunkSink;
 use livescan::ship::uforge_http::{Credentials, UforgeHttp};
 use livescan::ship::upload::{upload_file, UploadOptions};
-use livescan::ship::UploadTarget;
 use livescan::ship::{credentials, ShipError};
+use livescan::ship::{ReportBody, UploadTarget};
 use livescan::uforge::Distribution;
 
 use super::upload_settings::Settings;
@@ -152,6 +152,13 @@ fn live(
             return Exit::Fatal;
         }
     };
+    let xml = match super::export::uforge_xml(&run) {
+        Ok(r) => r,
+        Err(e) => {
+            livescan::errorln!("livescan: building the UForge XML report: {e}");
+            return Exit::Fatal;
+        }
+    };
     let result = &run.result;
     let host = &result.host;
     let name = args
@@ -166,7 +173,7 @@ fn live(
         Err(e) => return fail(e),
     };
     // A live stream is new bytes every time: always a new scan (never spliced by offset).
-    let scan = match target.create_scan(&inst, &name, "", &report) {
+    let scan = match target.create_scan(&inst, &name, "", ReportBody::UforgeXml(&xml)) {
         Ok(s) => s,
         Err(e) => return fail(e),
     };
@@ -183,6 +190,7 @@ fn live(
     let written = write_export(
         BufWriter::with_capacity(1 << 20, sink),
         &report,
+        Some(&xml),
         &result.root,
         &result.accounts,
         &plan,

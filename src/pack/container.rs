@@ -17,6 +17,8 @@ use serde::{Deserialize, Serialize};
 pub const SKIPPABLE_MAGIC: u32 = 0x184D_2A5E;
 pub const TAG_REPORT: &[u8; 8] = b"LSREPORT";
 pub const TAG_MANIFEST: &[u8; 8] = b"LSMANIFS";
+/// The scan as UForge XML (docs/report-format.md), what `upload` sends as the scan report.
+pub const TAG_UFORGE_XML: &[u8; 8] = b"LSUFORGX";
 pub const TAG_TRAILER: &[u8; 8] = b"LSTRAILR";
 pub const TAG_FOOTER: &[u8; 8] = b"LSFOOTER";
 pub const FOOTER_LEN: u64 = 8 + 8 + 8;
@@ -63,6 +65,10 @@ pub struct Trailer {
     /// Absent with `--no-overlay`.
     pub frames: Vec<FrameInfo>,
     pub manifest: Option<Span>,
+    /// The UForge XML section, right after the manifest; absent in exports made before it
+    /// existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uforge_xml: Option<Span>,
     pub entries: u64,
     pub tar_bytes: u64,
     pub zstd_level: i32,

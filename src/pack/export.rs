@@ -442,6 +442,7 @@ fn batches(entries: &[PlanEntry]) -> Vec<std::ops::Range<usize>> {
 pub fn write_export<W: Write + Send>(
     out: W,
     report_json: &[u8],
+    uforge_xml: Option<&[u8]>,
     root: &RootFs,
     accounts: &Accounts,
     plan: &Plan,
@@ -564,6 +565,21 @@ pub fn write_export<W: Write + Send>(
         length: manifest_section.len() as u64,
     };
     out.write_all(&manifest_section)?;
+    let uforge_xml = match uforge_xml {
+        Some(xml) => {
+            let section = container::skippable(
+                container::TAG_UFORGE_XML,
+                &zstd::bulk::compress(xml, opts.level.max(3))?,
+            )?;
+            let span = Span {
+                offset: out.written,
+                length: section.len() as u64,
+            };
+            out.write_all(&section)?;
+            Some(span)
+        }
+        None => None,
+    };
 
     let trailer_offset = out.written;
     let trailer = Trailer {
@@ -572,6 +588,7 @@ pub fn write_export<W: Write + Send>(
         report,
         frames: frames_info,
         manifest: Some(manifest_span),
+        uforge_xml,
         entries,
         tar_bytes,
         zstd_level: opts.level,
@@ -655,8 +672,8 @@ mod tests {
             overlay: true,
         };
         let acc = Accounts::default();
-        let (a, sa) = write_export(Vec::new(), b"{}", &root, &acc, &plan, &opts).unwrap();
-        let (b, _) = write_export(Vec::new(), b"{}", &root, &acc, &plan, &opts).unwrap();
+        let (a, sa) = write_export(Vec::new(), b"{}", None, &root, &acc, &plan, &opts).unwrap();
+        let (b, _) = write_export(Vec::new(), b"{}", None, &root, &acc, &plan, &opts).unwrap();
         assert_eq!(a, b);
         assert!(
             sa.frames >= 3,

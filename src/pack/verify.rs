@@ -218,6 +218,21 @@ pub fn verify_file(path: &Path) -> Result<Verified, VerifyError> {
             listed.len()
         )));
     }
+    if let Some(x) = t.uforge_xml {
+        let after_manifest = manifest_span.offset + manifest_span.length;
+        if x.offset != after_manifest {
+            return Err(bad(format!(
+                "UForge XML section at byte {}, expected {after_manifest} (right after the manifest)",
+                x.offset
+            )));
+        }
+        let xml =
+            container::read_section(&mut f, x.offset, container::TAG_UFORGE_XML, MAX_SECTION)?;
+        let xml = decompress(&xml, "UForge XML")?;
+        if !xml.starts_with(b"<?xml") {
+            return Err(bad("UForge XML section: not an XML document"));
+        }
+    }
     Ok(Verified {
         report_bytes: report.len() as u64,
         entries: entry,

@@ -16,6 +16,23 @@ pub struct Reply {
     pub json: bool,
     /// The UForge XML element name of the object, for clients that ask for XML.
     pub root: &'static str,
+    /// A stored document served as it is (instead of `body`), with its content type.
+    pub file: Option<(std::fs::File, &'static str)>,
+}
+
+/// A stored document, or 404 with `missing` when it is not there.
+pub fn stored(path: &std::path::Path, ctype: &'static str, missing: &str) -> Reply {
+    match std::fs::File::open(path) {
+        Ok(f) => Reply {
+            code: 200,
+            body: Vec::new(),
+            json: false,
+            root: "",
+            file: Some((f, ctype)),
+        },
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => error(404, missing),
+        Err(e) => error(500, format!("storage: {e}")),
+    }
 }
 
 pub fn json<T: Serialize>(code: u16, v: &T) -> Reply {
@@ -24,6 +41,7 @@ pub fn json<T: Serialize>(code: u16, v: &T) -> Reply {
         body: serde_json::to_vec(v).unwrap_or_default(),
         json: true,
         root: xml::root_name::<T>(),
+        file: None,
     }
 }
 
@@ -94,6 +112,25 @@ pub fn read_body(req: &mut Request, limit: u64) -> Result<Vec<u8>, Reply> {
         return Err(error(413, format!("body over {limit} bytes")));
     }
     Ok(body)
+}
+
+/// Copy the request body into `out`, refused past `limit` bytes; the bytes copied.
+pub fn copy_body(
+    req: &mut Request,
+    out: &mut impl std::io::Write,
+    limit: u64,
+) -> Result<u64, Reply> {
+    if req.body_length().is_some_and(|l| l as u64 > limit) {
+        return Err(error(413, format!("body over {limit} bytes")));
+    }
+    let n = match std::io::copy(&mut req.as_reader().take(limit + 1), out) {
+        Ok(n) => n,
+        Err(e) => return Err(error(400, format!("reading the body: {e}"))),
+    };
+    if n > limit {
+        return Err(error(413, format!("body over {limit} bytes")));
+    }
+    Ok(n)
 }
 
 pub fn header<'a>(req: &'a Request, name: &str) -> Option<&'a str> {

@@ -7,6 +7,7 @@ pub mod auth;
 pub mod commit_point;
 pub mod http;
 pub mod overlay;
+pub mod scan_report;
 pub mod store;
 pub mod xml;
 pub mod xml_request;
@@ -18,7 +19,7 @@ use std::sync::{Arc, Mutex};
 use serde::Serialize;
 use tiny_http::{Header, Method, Request, Response, Server};
 
-use http::{error, header, json, percent_decode, query, read_body, Reply};
+use http::{copy_body, error, header, json, percent_decode, query, read_body, stored, Reply};
 
 use crate::uforge::{OpStatus, OverlayState, Scan, ScannedInstance, ScannedInstances, Scans};
 use store::Store;
@@ -73,6 +74,14 @@ impl Receiver {
 
     fn handle(&self, mut req: Request) {
         let reply = self.route(&mut req);
+        if let Some((file, ctype)) = reply.file {
+            let mut resp = Response::from_file(file).with_status_code(reply.code);
+            if let Ok(h) = Header::from_bytes("Content-Type", ctype) {
+                resp = resp.with_header(h);
+            }
+            let _ = req.respond(resp);
+            return;
+        }
         // UForge answers XML unless JSON is asked for; livescan's agent asks for JSON.
         let want_xml = reply.json
             && header(&req, "Accept").is_some_and(|a| a.contains("xml") && !a.contains("json"));
@@ -272,19 +281,34 @@ impl Receiver {
         let Some(mut inst) = self.load_instance(uid, siid) else {
             return error(404, "no such scanned instance");
         };
-        let report = match read_body(req, MAX_REPORT) {
-            Ok(b) => b,
-            Err(r) => return r,
+        // The scan's files are put together in a directory of their own, then renamed into
+        // place: a scan exists whole or not at all. (A crash leaves a `.incoming-*`
+        // directory, which no listing reads.)
+        let mut nonce = [0u8; 8];
+        let _ = getrandom::fill(&mut nonce);
+        let staging = self.store.instance_dir(uid, siid).join(format!(
+            ".incoming-{}",
+            nonce.iter().map(|b| format!("{b:02x}")).collect::<String>()
+        ));
+        let staged = if xml_request::is_xml(header(req, "Content-Type")) {
+            stage_xml_report(req, &staging)
+        } else {
+            stage_json_report(req, &staging)
         };
-        if serde_json::from_slice::<serde::de::IgnoredAny>(&report).is_err() {
-            return error(400, "the report is not JSON");
-        }
+        let summary = match staged {
+            Ok(s) => s,
+            Err(r) => {
+                let _ = std::fs::remove_dir_all(&staging);
+                return r;
+            }
+        };
         let _g = self.global.lock().unwrap_or_else(|p| p.into_inner());
         let sid = match self.store.next_id() {
             Ok(i) => i,
             Err(e) => return error(500, format!("storage: {e}")),
         };
         let uri = format!("users/{uid}/scannedinstances/{siid}/scans/{sid}");
+        let summary = summary.unwrap_or_default();
         let scan = Scan {
             db_id: sid,
             name: q
@@ -306,11 +330,17 @@ impl Receiver {
                 percentage: if inst.overlay_included { 0 } else { 100 },
                 ..OpStatus::default()
             },
+            total_files_added: summary.files_added,
+            total_files_deleted: summary.files_deleted,
+            total_files_modified: summary.files_modified,
+            total_packages: summary.packages,
+            unix_services: summary.unix_services,
         };
         let dir = self.store.scan_dir(uid, siid, sid);
-        let stored = store::write_atomic(&dir.join("report.json"), &report, 0o644)
-            .and_then(|()| Store::write_json(&dir.join("scan.json"), &scan));
+        let stored = Store::write_json(&staging.join("scan.json"), &scan)
+            .and_then(|()| store::rename_dir(&staging, &dir));
         if let Err(e) = stored {
+            let _ = std::fs::remove_dir_all(&staging);
             return error(500, format!("storage: {e}"));
         }
         inst.total_scans += 1;
@@ -343,8 +373,22 @@ impl Receiver {
             Ok(c) => c,
             Err(e) => return error(500, format!("storage: {e}")),
         };
+        let no_xml = "this scan's report was not sent as UForge XML";
         match (method, tail) {
             (Method::Get, []) => json(200, &scan),
+            // The report's pieces, as UForge serves them (XML).
+            (Method::Get, ["installProfile"]) => {
+                stored(&dir.join("installProfile.xml"), "application/xml", no_xml)
+            }
+            (Method::Get, ["packages"]) => {
+                stored(&dir.join("packages.xml"), "application/xml", no_xml)
+            }
+            (Method::Get, ["files"]) => stored(&dir.join("files.xml"), "application/xml", no_xml),
+            // livescan's addition: the report as the agent sent it, byte for byte.
+            (Method::Get, ["report"]) => match dir.join("report.xml").exists() {
+                true => stored(&dir.join("report.xml"), "application/xml", "no report"),
+                false => stored(&dir.join("report.json"), "application/json", "no report"),
+            },
             (Method::Put, []) => {
                 let body = match read_body(req, 1 << 20) {
                     Ok(b) => b,
@@ -392,6 +436,7 @@ impl Receiver {
                     body: b,
                     json: false,
                     root: "",
+                    file: None,
                 },
                 _ => error(404, "no complete overlay"),
             },
@@ -417,4 +462,57 @@ impl Receiver {
             Err(e) => error(500, format!("storage: {e}")),
         }
     }
+}
+
+/// A UForge XML scan report: the body as sent (`report.xml`) and its pieces
+/// (`installProfile.xml`, `packages.xml`, `files.xml`), read as a stream
+/// ([`scan_report::split`]), into `staging`.
+fn stage_xml_report(
+    req: &mut Request,
+    staging: &std::path::Path,
+) -> Result<Option<scan_report::Summary>, Reply> {
+    use std::fs::File;
+    use std::io::{BufReader, BufWriter};
+    let storage = |e: std::io::Error| error(500, format!("storage: {e}"));
+    std::fs::create_dir_all(staging).map_err(storage)?;
+    let report = staging.join("report.xml");
+    let mut f = File::create(&report).map_err(storage)?;
+    copy_body(req, &mut f, MAX_REPORT)?;
+    f.sync_all().map_err(storage)?;
+    let input = BufReader::with_capacity(64 << 10, File::open(&report).map_err(storage)?);
+    let create = |name: &str| -> Result<BufWriter<File>, Reply> {
+        Ok(BufWriter::with_capacity(
+            64 << 10,
+            File::create(staging.join(name)).map_err(storage)?,
+        ))
+    };
+    let mut parts = scan_report::Parts {
+        install_profile: create("installProfile.xml")?,
+        packages: create("packages.xml")?,
+        files: create("files.xml")?,
+    };
+    let summary = scan_report::split(input, &mut parts)
+        .map_err(|e| error(400, format!("scan report: {e}")))?;
+    for w in [parts.install_profile, parts.packages, parts.files] {
+        let f = w.into_inner().map_err(|e| storage(e.into_error()))?;
+        f.sync_all().map_err(storage)?;
+    }
+    Ok(Some(summary))
+}
+
+/// A JSON report (livescan's own, from exports made before they carried the XML).
+fn stage_json_report(
+    req: &mut Request,
+    staging: &std::path::Path,
+) -> Result<Option<scan_report::Summary>, Reply> {
+    let report = read_body(req, MAX_REPORT)?;
+    if serde_json::from_slice::<serde::de::IgnoredAny>(&report).is_err() {
+        return Err(error(
+            400,
+            "the report is neither UForge XML (Content-Type: application/xml) nor JSON",
+        ));
+    }
+    store::write_atomic(&staging.join("report.json"), &report, 0o644)
+        .map_err(|e| error(500, format!("storage: {e}")))?;
+    Ok(None)
 }

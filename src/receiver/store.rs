@@ -4,7 +4,9 @@
 //! ids                                   next object id (written with rename)
 //! users.json                            login → salted PBKDF2 hash (0600)
 //! u/<hex(login)>/i/<siid>/instance.json
-//! u/<hex(login)>/i/<siid>/s/<sid>/scan.json, report.json, overlay
+//! u/<hex(login)>/i/<siid>/s/<sid>/scan.json, overlay, and the report: report.xml with
+//!                                  its pieces installProfile.xml, packages.xml, files.xml
+//!                                  (UForge XML), or report.json
 //! ```
 //!
 //! Logins may hold any character (`@` is common), so they are hex-encoded on disk: no path
@@ -48,6 +50,16 @@ pub fn write_atomic(path: &Path, data: &[u8], mode: u32) -> std::io::Result<()> 
     }
     std::fs::rename(&tmp, path)?;
     File::open(dir)?.sync_all()
+}
+
+/// Move the directory `from` to `to` (which must not exist) and make it durable.
+pub fn rename_dir(from: &Path, to: &Path) -> std::io::Result<()> {
+    let parent = to
+        .parent()
+        .ok_or_else(|| std::io::Error::other("no parent"))?;
+    std::fs::create_dir_all(parent)?;
+    std::fs::rename(from, to)?;
+    File::open(parent)?.sync_all()
 }
 
 impl Store {

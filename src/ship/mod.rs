@@ -33,6 +33,35 @@ pub enum ShipError {
     Interrupted(String),
 }
 
+/// The scan report sent with a new scan (`POST …/scans`, UForge's scan_create).
+#[derive(Debug, Clone, Copy)]
+pub enum ReportBody<'a> {
+    /// The scan in UForge's XML (`report/uforge_xml.rs`): what livescan sends.
+    UforgeXml(&'a [u8]),
+    /// The JSON report: only for exports made before they carried the XML.
+    Json(&'a [u8]),
+}
+
+impl ReportBody<'_> {
+    pub fn bytes(&self) -> &[u8] {
+        match self {
+            ReportBody::UforgeXml(b) | ReportBody::Json(b) => b,
+        }
+    }
+    pub fn content_type(&self) -> &'static str {
+        match self {
+            ReportBody::UforgeXml(_) => "application/xml",
+            ReportBody::Json(_) => "application/json",
+        }
+    }
+    pub fn file_name(&self) -> &'static str {
+        match self {
+            ReportBody::UforgeXml(_) => "report.xml",
+            ReportBody::Json(_) => "report.json",
+        }
+    }
+}
+
 /// Where scans and overlays go. Implementations speak one protocol; the upload logic
 /// (retries, resume, chunking) is theirs to share.
 pub trait UploadTarget: Send + Sync {
@@ -51,7 +80,7 @@ pub trait UploadTarget: Send + Sync {
         instance: &ScannedInstance,
         name: &str,
         crc: &str,
-        report: &[u8],
+        report: ReportBody<'_>,
     ) -> Result<Scan, ShipError>;
     fn overlay_state(&self, scan: &Scan) -> Result<OverlayState, ShipError>;
     /// Send `data` at `offset` (`blake3`: its hex digest, computed by the caller so it can

@@ -10,7 +10,7 @@ use base64::Engine;
 use serde::de::DeserializeOwned;
 
 use super::credentials::Secret;
-use super::{ShipError, UploadTarget};
+use super::{ReportBody, ShipError, UploadTarget};
 use crate::uforge::{Distribution, OverlayState, Scan, ScannedInstance, ScannedInstances, Scans};
 
 /// How requests prove who sends them.
@@ -235,19 +235,20 @@ impl UploadTarget for UforgeHttp {
         instance: &ScannedInstance,
         name: &str,
         crc: &str,
-        report: &[u8],
+        report: ReportBody<'_>,
     ) -> Result<Scan, ShipError> {
         let url = self.url(&format!(
-            "scannedinstances/{}/scans?name={}&crc={}&reportFileName=report.json",
+            "scannedinstances/{}/scans?name={}&crc={}&reportFileName={}",
             instance.db_id,
             encode(name),
-            encode(crc)
+            encode(crc),
+            report.file_name()
         ));
         let r = self
             .auth(self.agent.post(url))
             .header("Accept", "application/json")
-            .header("Content-Type", "application/json")
-            .send(report);
+            .header("Content-Type", report.content_type())
+            .send(report.bytes());
         Self::answer(r).map(|(_, v)| v)
     }
 

@@ -9,7 +9,7 @@ use std::io::Read;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use super::{ShipError, UploadTarget};
+use super::{ReportBody, ShipError, UploadTarget};
 use crate::pack::{container, parts};
 use crate::uforge::{Distribution, Scan};
 
@@ -132,6 +132,25 @@ pub fn upload_file(
     let report_value: serde_json::Value =
         serde_json::from_slice(&report_json).map_err(|e| bad(format!("report: {e}")))?;
     let (hostname, machine_id, dist) = host_facts(&report_value);
+    // The UForge XML the export carries is the scan report; an export made before it did
+    // sends its JSON report instead.
+    let xml = match trailer.uforge_xml {
+        Some(span) => {
+            let section =
+                container::read_section(&mut r, span.offset, container::TAG_UFORGE_XML, 4 << 30)
+                    .map_err(|e| bad(e.to_string()))?;
+            let mut xml = Vec::new();
+            zstd::stream::read::Decoder::new(section.as_slice())
+                .and_then(|d| d.take(4 << 30).read_to_end(&mut xml))
+                .map_err(|e| bad(format!("UForge XML report: {e}")))?;
+            Some(xml)
+        }
+        None => None,
+    };
+    let report_body = match &xml {
+        Some(x) => ReportBody::UforgeXml(x),
+        None => ReportBody::Json(&report_json),
+    };
     let name = opts.name.clone().unwrap_or(hostname);
     let overlay = !trailer.frames.is_empty();
 
@@ -145,7 +164,7 @@ pub fn upload_file(
     })? {
         Some(s) => s,
         None => with_retries(opts, &mut retries, "creating the scan", || {
-            target.create_scan(&inst, &name, &trailer.blake3, &report_json)
+            target.create_scan(&inst, &name, &trailer.blake3, report_body)
         })?,
     };
     summary.scan_uri = scan.uri.clone();

@@ -8,6 +8,7 @@
 #![allow(dead_code)] // each test binary uses a different part of this module
 
 pub mod receiver;
+pub mod xml;
 
 use std::collections::BTreeSet;
 use std::ffi::OsStr;
