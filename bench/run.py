@@ -74,14 +74,40 @@ def loadavg():
     return float(open("/proc/loadavg").read().split()[0])
 
 
-def run_once(cmd, stdout=subprocess.DEVNULL):
-    """(wall s, cpu s, peak RSS MiB, exit code, load average at the start)."""
+GNU_TIME = "/usr/bin/time"
+
+
+def with_rss_probe(cmd, work):
+    """cmd run under GNU time, which writes the peak RSS (KiB) to a file, and that file.
+    Why: a child's ru_maxrss starts at the RSS of the process that forked it (Linux records
+    the forked copy's high-water mark at exec), so measured from this Python process every
+    tool would show at least Python's ~25 MiB; GNU time is a small parent."""
+    if not os.path.exists(GNU_TIME):
+        return cmd, None
+    probe = os.path.join(work, "rss.txt")
+    return [GNU_TIME, "-f", "%M", "-o", probe, "--"] + list(cmd), probe
+
+
+def probed_rss_mib(probe, ru):
+    if probe:
+        try:
+            with open(probe) as f:
+                return int(f.read().split()[-1]) / 1024.0
+        except (OSError, ValueError, IndexError):
+            pass
+    return ru.ru_maxrss / 1024.0
+
+
+def run_once(cmd, work, stdout=subprocess.DEVNULL):
+    """(wall s, cpu s, peak RSS MiB, exit code, load average at the start). CPU is user+sys of
+    cmd and every child it waited for."""
+    cmd, probe = with_rss_probe(cmd, work)
     load = loadavg()
     t0 = time.monotonic()
     p = subprocess.Popen(cmd, stdout=stdout, stderr=subprocess.DEVNULL)
     _, status, ru = os.wait4(p.pid, 0)
     wall = time.monotonic() - t0
-    return wall, ru.ru_utime + ru.ru_stime, ru.ru_maxrss / 1024.0, os.waitstatus_to_exitcode(status), load
+    return wall, ru.ru_utime + ru.ru_stime, probed_rss_mib(probe, ru), os.waitstatus_to_exitcode(status), load
 
 
 def summarize(name, samples, extra=None):
@@ -165,7 +191,7 @@ def read_report(path, cmd, rc):
         with open(path) as f:
             r = json.load(f)
     except (OSError, ValueError) as e:
-        sys.exit(f"no report from {' '.join(cmd)} (exit {rc}): {e}")
+        raise RuntimeError(f"no report from {' '.join(cmd)} (exit {rc}): {e}") from e
     return r["totals"], r["timings"]
 
 
@@ -183,11 +209,11 @@ def scan_series(b, name, root, mode, runs, extra=(), before=None):
         else:
             cache = tempfile.mkdtemp(dir=b.work, prefix="cache-")
             if mode == "rescan":
-                run_once(livescan_cmd(b, root, report, cache, extra))
+                run_once(livescan_cmd(b, root, report, cache, extra), work=b.work)
         if before:
             before()
         cmd = livescan_cmd(b, root, report, cache, extra)
-        samples.append(run_once(cmd))
+        samples.append(run_once(cmd, work=b.work))
         reports.append(read_report(report, cmd, samples[-1][3]))
         if cache:
             shutil.rmtree(cache, ignore_errors=True)
@@ -206,7 +232,7 @@ def tool_series(b, name, cmd, runs, warm=True, before=None, stdout_path=None):
     runs; none in --quick or when `before` makes the runs cold)."""
     if warm and not b.args.quick:
         log(f"{name}: warm-up")
-        run_once(cmd)
+        run_once(cmd, work=b.work)
     samples = []
     for i in range(runs):
         log(f"{name}: run {i + 1}/{runs}")
@@ -214,9 +240,9 @@ def tool_series(b, name, cmd, runs, warm=True, before=None, stdout_path=None):
             before()
         if stdout_path:
             with open(stdout_path, "wb") as out:
-                samples.append(run_once(cmd, stdout=out))
+                samples.append(run_once(cmd, stdout=out, work=b.work))
         else:
-            samples.append(run_once(cmd))
+            samples.append(run_once(cmd, work=b.work))
     return summarize(name, samples)
 
 
@@ -440,12 +466,13 @@ def proc_io(pid):
     return out
 
 
-def run_with_io(cmd):
+def run_with_io(cmd, work):
     """Run cmd; its wall, CPU, RSS, /proc/PID/io read when it has exited but is not yet
     reaped (waitid WNOWAIT: the counters of all its threads), getrusage block counts, and the
     host's busy CPU and disk bytes over the same interval."""
     cached0, busy0, disk0, t0 = meminfo_cached_mib(), cpu_busy_s(), disk_bytes(), time.monotonic()
     load = loadavg()
+    cmd, probe = with_rss_probe(cmd, work)
     p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     os.waitid(os.P_PID, p.pid, os.WEXITED | os.WNOWAIT)
     try:
@@ -455,7 +482,7 @@ def run_with_io(cmd):
     _, status, ru = os.wait4(p.pid, 0)
     wall = time.monotonic() - t0
     busy1, disk1, cached1 = cpu_busy_s(), disk_bytes(), meminfo_cached_mib()
-    return {"wall": wall, "cpu": ru.ru_utime + ru.ru_stime, "rss": ru.ru_maxrss / 1024.0, "load": load,
+    return {"wall": wall, "cpu": ru.ru_utime + ru.ru_stime, "rss": probed_rss_mib(probe, ru), "load": load,
             "rc": os.waitstatus_to_exitcode(status), "inblock": ru.ru_inblock, "oublock": ru.ru_oublock,
             "rchar": io.get("rchar", 0), "read_bytes": io.get("read_bytes", 0),
             "write_bytes": io.get("write_bytes", 0), "host_busy": busy1 - busy0,
@@ -479,7 +506,7 @@ def section_impact(b):
         for i in range(args.runs):
             log(f"impact --jobs {jobs}: run {i + 1}/{args.runs}")
             runs.append(run_with_io(livescan_cmd(b, "/", os.path.join(b.work, "report.json"), None,
-                                                 ["--jobs", str(jobs)])))
+                                                 ["--jobs", str(jobs)]), b.work))
         r = {k: statistics.median(x[k] for x in runs) for k in runs[0]}
         machine = r["cpu"] / max(r["wall"] * b.cores, 1e-9)
         busy = r["cpu"] / max(r["host_busy"], 1e-9)
@@ -517,7 +544,7 @@ LC_ALL=C comm -13 "$2.owned" "$2.all" > "$2"
 def rpm_run(cmd):
     p = subprocess.run(cmd, capture_output=True, text=True)
     if p.returncode != 0:
-        sys.exit(f"{' '.join(cmd)} failed ({p.returncode}):\n{p.stdout[-2000:]}\n{p.stderr[-2000:]}")
+        raise RuntimeError(f"{' '.join(cmd)} failed ({p.returncode}):\n{p.stdout[-2000:]}\n{p.stderr[-2000:]}")
     return p
 
 
@@ -746,8 +773,11 @@ def section_trees(b):
             notes.append(f"- {label}: skipped, {why}.")
             continue
         tree, gen_s = generate(b, files, profile)
-        if gen_s is not None:
-            notes.append(f"- {label}: generated in {gen_s:.0f} s ({tree}).")
+        need = f"~{gen_tree.estimate(profile, files) / 2**30:.1f} GiB estimated"
+        used = subprocess.run(["du", "-s", "-B1", tree], capture_output=True, text=True).stdout.split()
+        used = f", {int(used[0]) / 2**30:.2f} GiB on disk (du)" if used else ""
+        notes.append(f"- {label}: " + (f"generated in {gen_s:.0f} s" if gen_s is not None else "reused")
+                     + f" ({need}{used}; {tree}).")
         md += scan_tree(b, tree, label, profile, files)
         if not args.keep_trees:
             shutil.rmtree(tree, ignore_errors=True)
@@ -801,7 +831,7 @@ set ylabel 'CPU seconds'
 set y2label 'peak RSS MiB'
 set y2tics
 set ytics nomirror
-set key left top
+set key below
 set logscale x
 plot {", ".join(plots)}
 """
@@ -905,9 +935,17 @@ def main():
             f"- sections: {', '.join(sections)}; runs per row: {args.runs} (median, min-max); warm cache "
             "(one warm-up run of each peer tool) unless marked cold", ""]
     b.md += head
-    for name in sections:
-        log(f"section {name}")
-        SECTIONS[name](b)
+    try:
+        for name in sections:
+            log(f"section {name}")
+            try:
+                SECTIONS[name](b)
+            except (RuntimeError, OSError, subprocess.CalledProcessError) as e:
+                # One broken section must not lose the numbers of the others (a full run takes hours).
+                log(f"section {name} failed: {e}")
+                b.md += [f"## Section {name} failed", "", "```", str(e), "```", ""]
+    except KeyboardInterrupt:
+        b.md += [f"**Interrupted during section {name}**: the sections before it are complete.", ""]
 
     if args.cold:
         b.md += ["## Cold cache (`echo 3 > /proc/sys/vm/drop_caches` before each run)", ""]
