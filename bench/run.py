@@ -38,7 +38,6 @@ import argparse
 import csv
 import datetime
 import json
-import math
 import os
 import random
 import re
