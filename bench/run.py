@@ -31,6 +31,12 @@ Writes bench/results/bench-<stamp>.md, .csv, -scaling.csv and a PNG of the scali
 points bench/results/LATEST.md at them. --quick (1 run, tiny trees and rpm root, results in a
 temp dir, LATEST.md untouched) is for smoke tests. Never run from CI.
 
+Duration of a full run on the 2-core dev VM (rough, from the 2026-12-01 measurements): the
+host section ~12 scans of / plus 4 runs each of dpkg --verify and cruft-ng; the trees section
+is dominated by generating them (gen_tree.py, I/O bound: ~17 min for 1 M files, so ~50 min for
+3 M, ~18 GiB) and by the 1 M and 3 M scans (minutes each): plan on 2-3 hours; `--keep-trees
+--gen-dir DIR` spares the generation on the next run.
+
   sudo bench/run.py [--runs 3] [--sections host,bounds,...] [--gen 1M[:small]]... [--cold]
   sudo bench/run.py --quick --sections rpm,trees
 """
