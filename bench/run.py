@@ -495,6 +495,23 @@ def run_with_io(cmd, work):
             "cached_before": cached0, "cached_after": cached1}
 
 
+def impact_row(b, label, runs):
+    """One Markdown row (and one CSV row) from the medians of run_with_io results."""
+    r = {k: statistics.median(x[k] for x in runs) for k in runs[0]}
+    machine = r["cpu"] / max(r["wall"] * b.cores, 1e-9)
+    busy = r["cpu"] / max(r["host_busy"], 1e-9)
+    disk_share = f"{100 * r['read_bytes'] / r['disk_read']:.0f} %" if r["disk_read"] else "- (no disk reads)"
+    b.rows.append({"what": f"impact --no-cache --jobs {label}", "runs": len(runs), "wall_median": r["wall"],
+                   "cpu_median": r["cpu"], "rss_max_mib": max(x["rss"] for x in runs), "load_avg": r["load"],
+                   **{k: r[k] for k in ("rchar", "read_bytes", "write_bytes", "inblock", "oublock", "host_busy",
+                                        "disk_read", "cached_before", "cached_after")}})
+    return (f"| {label} | {r['wall']:.2f} | {r['cpu']:.2f} | {100 * machine:.0f} % ({100 * r['cpu'] / r['wall']:.0f} % "
+            f"of one core) | {100 * min(busy, 1):.0f} % | {r['rchar'] / 1e9:.2f} | {r['read_bytes'] / 1e6:.0f} "
+            f"(inblock {r['inblock'] * 512 / 1e6:.0f}) | {disk_share} | {r['write_bytes'] / 1e6:.0f} "
+            f"| {r['cached_before']:.0f} -> {r['cached_after']:.0f} ({r['cached_after'] - r['cached_before']:+.0f}) "
+            f"| {r['load']:.1f} | {len(runs)} |")
+
+
 def section_impact(b):
     args = b.args
     md = ["## Host impact", "",
@@ -506,28 +523,22 @@ def section_impact(b):
           "| jobs | wall s | CPU s | CPU share of the machine | share of the host's busy CPU | read via syscalls GB "
           "| read from disk MB | share of disk reads | written MB | page cache before -> after MiB | load avg | runs |",
           "|---|---|---|---|---|---|---|---|---|---|---|---|"]
-    for jobs in sorted({1, b.cores}):
-        runs = []
-        for i in range(args.runs):
-            log(f"impact --jobs {jobs}: run {i + 1}/{args.runs}")
-            runs.append(run_with_io(livescan_cmd(b, "/", os.path.join(b.work, "report.json"), None,
-                                                 ["--jobs", str(jobs)]), b.work))
-        r = {k: statistics.median(x[k] for x in runs) for k in runs[0]}
-        machine = r["cpu"] / max(r["wall"] * b.cores, 1e-9)
-        busy = r["cpu"] / max(r["host_busy"], 1e-9)
-        disk_share = f"{100 * r['read_bytes'] / r['disk_read']:.0f} %" if r["disk_read"] else "- (no disk reads)"
-        md.append(f"| {jobs} | {r['wall']:.2f} | {r['cpu']:.2f} | {100 * machine:.0f} % ({100 * r['cpu'] / r['wall']:.0f} % "
-                  f"of one core) | {100 * min(busy, 1):.0f} % | {r['rchar'] / 1e9:.2f} | {r['read_bytes'] / 1e6:.0f} "
-                  f"(inblock {r['inblock'] * 512 / 1e6:.0f}) | {disk_share} | {r['write_bytes'] / 1e6:.0f} "
-                  f"| {r['cached_before']:.0f} -> {r['cached_after']:.0f} ({r['cached_after'] - r['cached_before']:+.0f}) "
-                  f"| {r['load']:.1f} | {len(runs)} |")
-        b.rows.append({"what": f"impact --no-cache --jobs {jobs}", "runs": len(runs), "wall_median": r["wall"],
-                       "cpu_median": r["cpu"], "rss_max_mib": max(x["rss"] for x in runs), "load_avg": r["load"],
-                       **{k: r[k] for k in ("rchar", "read_bytes", "write_bytes", "inblock", "oublock", "host_busy",
-                                            "disk_read", "cached_before", "cached_after")}})
-    md += ["", "A warm page cache makes the disk columns small; `--cold` rows below show the cold case. The page "
-           "cache should not grow by the bytes read: files the scan reads are dropped after hashing unless "
-           "they were cached before.", ""]
+    hook = cold_hook(b)
+    modes = [("warm", None)] + ([("cold", hook)] if hook else [])
+    for mode, before in modes:
+        for jobs in sorted({1, b.cores}):
+            runs = []
+            for i in range(args.runs):
+                log(f"impact --jobs {jobs} ({mode}): run {i + 1}/{args.runs}")
+                if before:
+                    before()
+                runs.append(run_with_io(livescan_cmd(b, "/", os.path.join(b.work, "report.json"), None,
+                                                     ["--jobs", str(jobs)]), b.work))
+            md.append(impact_row(b, f"{jobs}{', cold cache' if before else ''}", runs))
+    md += ["", "On a warm page cache the disk columns are small (what other processes evicted); with `--cold` the "
+           "cold rows show reading from disk. The page cache should not grow by the bytes read: files the scan "
+           "reads are dropped after hashing unless they were cached before (the growth left is the report "
+           "written, the database and metadata).", ""]
     b.md += md
 
 
