@@ -682,11 +682,17 @@ def section_rpm(b):
            "(sha256 file digests, rpm's default), then "
            f"{done['modified']} files modified, {done['chmodded']} chmod-ed, {done['deleted']} deleted and "
            f"{done['added']} unowned files added.", "", HEAD] + [fmt(r) for r in rows] + [""]
+    ours = totals["modified"] + totals["deleted"]
+
+    def same(a, c):
+        return "equal" if a == c else "**they differ**"
+
     md.append(f"Found: `rpm -Va` printed {va_lines:,} lines; livescan reported {totals['modified']:,} modified + "
-              f"{totals['deleted']:,} deleted = {totals['modified'] + totals['deleted']:,} (the same set is asserted "
-              f"line by line by tests/rpm_root.rs). The unowned pipeline printed {un_lines:,} paths (directories "
-              f"no package lists included); livescan reported {totals['added']:,} added, categorised. livescan "
-              f"walked {totals['walked_entries']:,} entries and hashed {totals['hashed_bytes'] / 1e6:.0f} MB.")
+              f"{totals['deleted']:,} deleted = {ours:,} ({same(va_lines, ours)}; tests/rpm_root.rs compares "
+              f"the two line by line). The unowned pipeline printed {un_lines:,} paths (directories no package "
+              f"lists included); livescan reported {totals['added']:,} added, with categories "
+              f"({same(un_lines, totals['added'])}). livescan walked {totals['walked_entries']:,} entries and hashed "
+              f"{totals['hashed_bytes'] / 1e6:.0f} MB.")
     md.append("")
     md += ratio_lines([("rpm -Va / livescan first scan", rv, first),
                        ("(rpm -Va + unowned files) / livescan first scan", both, first),
