@@ -59,6 +59,7 @@ REPO = os.path.dirname(HERE)
 MUSL_TARGET = "x86_64-unknown-linux-musl"
 MUSL = os.path.join(REPO, f"target/{MUSL_TARGET}/release/livescan")
 sys.path.insert(0, HERE)
+sys.dont_write_bytecode = True  # no bench/__pycache__ owned by root in the work tree
 import gen_tree  # noqa: E402  (its size estimate decides whether a tree fits)
 
 # The order sections run in: the host ones first, before this bench puts an rpm root and
