@@ -1,8 +1,9 @@
 //! Single-thread MD5 throughput, in-memory: md-5 (`asm`, what one-file-at-a-time hashing
 //! uses) against the multi-buffer AVX2 kernel, alone and with its lane scheduler. Best of
-//! five runs, MB/s of thread CPU time. Never run in CI; `bench/results/md5-multi-*.md` has the numbers.
+//! RUNS runs, MB/s of thread CPU time. Never run in CI; `bench/results/md5-multi-*.md` has the numbers.
 //!
-//! cargo run --release --example md5_multi_throughput
+//! cargo run --release --example md5_multi_throughput [RUNS]   (best of RUNS, default 5;
+//! bench/run.py --quick passes 1)
 
 use std::time::Instant;
 
@@ -57,10 +58,15 @@ fn noise(len: usize, seed: u64) -> Vec<u8> {
 }
 
 fn main() {
+    let runs: usize = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or(5);
     println!("load average before: {}", loadavg());
     let total: usize = 1 << 30;
     let buf = noise(256 * 1024, 1);
-    let t = best_of(5, || {
+    let t = best_of(runs, || {
         let mut h = Md5::new();
         for _ in 0..total / buf.len() {
             h.update(&buf);
@@ -77,7 +83,7 @@ fn main() {
         let lanes: Vec<Vec<u8>> = (0..8).map(|i| noise(32 * 1024, 10 + i)).collect();
         let mut state = [[0u32; 8]; 4];
         let passes = total / (8 * 32 * 1024);
-        let t = best_of(5, || {
+        let t = best_of(runs, || {
             for _ in 0..passes {
                 let data: [&[u8]; 8] = std::array::from_fn(|l| lanes[l].as_slice());
                 k.compress(&mut state, data, 32 * 1024 / 64);
@@ -99,7 +105,7 @@ fn main() {
     let big: Vec<Vec<u8>> = (0..8).map(|i| noise(128 << 20, 20 + i)).collect();
     let refs: Vec<&[u8]> = big.iter().map(|b| b.as_slice()).collect();
     let bytes: usize = refs.iter().map(|b| b.len()).sum();
-    let t = best_of(5, || {
+    let t = best_of(runs, || {
         std::hint::black_box(md5_multi::md5_buffers(engine, &refs));
     });
     let sched = bytes as f64 / t / 1e6;
@@ -122,10 +128,10 @@ fn main() {
     let pool = noise(4 << 20, 7);
     let refs: Vec<&[u8]> = sizes.iter().map(|&s| &pool[..s.min(pool.len())]).collect();
     let bytes: usize = refs.iter().map(|b| b.len()).sum();
-    let t_scalar = best_of(5, || {
+    let t_scalar = best_of(runs, || {
         std::hint::black_box(md5_multi::md5_buffers(Engine::Scalar, &refs));
     });
-    let t_multi = best_of(5, || {
+    let t_multi = best_of(runs, || {
         std::hint::black_box(md5_multi::md5_buffers(engine, &refs));
     });
     println!(
