@@ -38,12 +38,19 @@ def run_measured(cmd, **kw):
 
 
 def manifest_paths(export):
-    data = open(export, "rb").read()
-    (trailer_off,) = struct.unpack("<Q", data[-8:])
-    ln = struct.unpack("<I", data[trailer_off + 4:trailer_off + 8])[0]
-    trailer = json.loads(data[trailer_off + 16:trailer_off + 8 + ln])
-    m = trailer["manifest"]
-    raw = data[m["offset"] + 16:m["offset"] + m["length"]]
+    # Only the footer, trailer and manifest are read: a whole export in this process would
+    # show up as the peak RSS of every child forked after it (ru_maxrss counts the image
+    # before exec).
+    with open(export, "rb") as f:
+        f.seek(-8, os.SEEK_END)
+        (trailer_off,) = struct.unpack("<Q", f.read(8))
+        f.seek(trailer_off)
+        head = f.read(8)
+        ln = struct.unpack("<I", head[4:8])[0]
+        trailer = json.loads(f.read(ln)[8:])
+        m = trailer["manifest"]
+        f.seek(m["offset"] + 16)
+        raw = f.read(m["length"] - 16)
     text = subprocess.run(["zstd", "-dc"], input=raw, capture_output=True, check=True).stdout
     paths = []
     for line in text.splitlines():

@@ -11,6 +11,8 @@
   trees     generated roots (bench/gen_tree.py): first scan, rescan, time and peak RSS per
             file count -> the scaling curve;
   cold      with --cold: the first scan again after `echo 3 > /proc/sys/vm/drop_caches`.
+  export    `livescan export --root DIR` (--export DIR, default /usr/share) vs `dpkg --verify`
+            + `cruft-ng` + `tar --xattrs --acls -I 'zstd -T0'` of the same member list.
 
 Every measurement is the median of N runs with min/max: wall time, CPU time (user+sys of
 the process tree) and peak RSS, each with the load average when it was taken (the machine
@@ -18,6 +20,7 @@ may be shared: compare CPU times). Writes bench/results/bench-<date>.md, .csv an
 the scaling curve (gnuplot). Never run from CI.
 
   sudo bench/run.py [--runs 3] [--binary PATH] [--tree DIR]... [--cold] [--skip-host]
+                        [--export DIR] [--skip-export]
 """
 import argparse
 import csv
@@ -173,6 +176,79 @@ plot '{data}' using 1:2 with linespoints title 'first scan CPU s', \\
     return os.path.exists(png)
 
 
+def export_section(args):
+    """export: `livescan export` vs the pipeline a user would script, `dpkg --verify` +
+    `cruft-ng` + `tar --xattrs --acls -I 'zstd -T0 -3'`, tar packing the very member list
+    livescan packed (read back from its manifest, as bench/export_compare.py does).
+    Returns (rows, Markdown lines)."""
+    from export_compare import manifest_paths
+    root = os.path.abspath(args.export)
+    out = os.path.join(args.work, "x.lsx")
+    cmd = [args.binary, "--config", "/dev/null", "export", "-q", "-o", out, "--root", root,
+           "--lock-file", os.path.join(args.work, "lock"), "--level", "3", "--no-cache"]
+    if root != "/":
+        cmd += ["--mountinfo", os.path.join(args.work, "mountinfo")]
+    tar_out = os.path.join(args.work, "t.tar.zst")
+    member_list = os.path.join(args.work, "members")
+    tar = ["tar", "--xattrs", "--acls", "-I", "zstd -T0 -3", "-C", root, "--no-recursion",
+           "--null", "-T", member_list, "-cf", tar_out]
+
+    def once(c, output):
+        if os.path.exists(output):
+            os.unlink(output)
+        s = run_once(c)
+        size = os.path.getsize(output) if os.path.exists(output) else 0
+        return s, size
+
+    # Warm-up (page and dentry cache), and the member list tar gets.
+    s, _ = once(cmd, out)
+    if s[3] not in (0, 3):
+        sys.exit(f"livescan export failed ({s[3]}): {' '.join(cmd)}")
+    paths = manifest_paths(out)
+    with open(member_list, "wb") as f:
+        f.write(b"\0".join(p.encode() for p in paths) + b"\0")
+    once(tar, tar_out)
+    ls, ts = [], []
+    for _ in range(args.runs):  # interleaved, so both see the same load
+        ls.append(once(cmd, out))
+        ts.append(once(tar, tar_out))
+    lrow = summarize("livescan export (scan + pack + zstd, BLAKE3 manifest)", [x for x, _ in ls],
+                     {"output_bytes": ls[-1][1], "members": len(paths)})
+    trow = summarize("tar --xattrs --acls -I 'zstd -T0 -3', same members", [x for x, _ in ts],
+                     {"output_bytes": ts[-1][1], "members": len(paths)})
+    rows = [lrow, trow]
+    pipeline = None
+    if shutil.which("cruft-ng"):
+        dv = tool_series("dpkg --verify", ["dpkg", "--verify"], args.runs)
+        cr = tool_series("cruft-ng", ["cruft-ng"], args.runs)
+        keys = ("wall_median", "wall_min", "wall_max", "cpu_median", "cpu_min", "cpu_max")
+        pipeline = dict({k: dv[k] + cr[k] + trow[k] for k in keys},
+                        what="dpkg --verify + cruft-ng + tar + zstd (one after the other)",
+                        runs=args.runs, load_avg=(dv["load_avg"] + cr["load_avg"] + trow["load_avg"]) / 3,
+                        rss_max_mib=max(dv["rss_max_mib"], cr["rss_max_mib"], trow["rss_max_mib"]), rc=0)
+        rows += [dv, cr, pipeline]
+    for r in rows:
+        r["section"] = "export"
+    md = [f"## Export (`--export {root}`: {len(paths):,} members, zstd level 3)", "", HEAD]
+    md += [fmt(r) for r in rows] + [""]
+    md += [f"Output: livescan {lrow['output_bytes']:,} bytes, tar + zstd {trow['output_bytes']:,} bytes.", ""]
+    md += ["| ratio | wall | CPU |", "|---|---|---|"]
+    for name, other in (("livescan export / tar + zstd", trow), ("livescan export / whole pipeline", pipeline)):
+        if other:
+            md.append(f"| {name} | {lrow['wall_median'] / other['wall_median']:.2f}x "
+                      f"| {lrow['cpu_median'] / max(other['cpu_median'], 1e-9):.2f}x |")
+    md.append("")
+    if root != "/":
+        md += [f"Under `--root {root}` there is no package database, so livescan packs every file "
+               "(as unowned) and verifies none, while `dpkg --verify` and `cruft-ng` always check the "
+               "whole host: the tar + zstd row is the like-for-like one; `--export /` compares whole "
+               "pipelines.", ""]
+    for p in (out, tar_out):
+        if os.path.exists(p):
+            os.unlink(p)
+    return rows, md
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=3)
@@ -180,6 +256,9 @@ def main():
     ap.add_argument("--tree", action="append", default=[], help="generated root (bench/gen_tree.py)")
     ap.add_argument("--cold", action="store_true", help="also drop the page cache before a first scan")
     ap.add_argument("--skip-host", action="store_true")
+    ap.add_argument("--export", default="/usr/share", metavar="DIR",
+                    help="export section: livescan export of DIR vs dpkg --verify + cruft-ng + tar | zstd")
+    ap.add_argument("--skip-export", action="store_true")
     ap.add_argument("--out", default=os.path.join(HERE, "results"))
     args = ap.parse_args()
     if os.geteuid() != 0:
@@ -251,6 +330,11 @@ def main():
             cold, _ = scan_series(args, "livescan scan, first, cold cache", "/", "first", 1)
             rows.append(cold)
             md += ["## Cold cache (drop_caches before the run)", "", HEAD, fmt(cold), ""]
+
+    if not args.skip_export:
+        export_rows, export_md = export_section(args)
+        rows += export_rows
+        md += export_md
 
     points = []
     if args.tree:
