@@ -13,7 +13,6 @@ import argparse
 import datetime
 import json
 import os
-import resource
 import statistics
 import struct
 import subprocess
@@ -26,36 +25,32 @@ REPO = os.path.dirname(HERE)
 
 
 def run_measured(cmd, **kw):
-    """Run cmd; return (wall s, cpu s, peak RSS MiB of the child, returncode)."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    """Run cmd; return (wall s, cpu s, peak RSS MiB of the child, returncode, load average
+    at the start: the machine may be shared, compare CPU times)."""
+    load = os.getloadavg()[0]
     t = time.monotonic()
-    p = subprocess.run(cmd, **kw)
+    p = subprocess.Popen(cmd, **kw)
+    # wait4's usage covers the child and the children it waited for (tar's zstd): CPU of
+    # the whole pipeline, and the largest peak RSS among them.
+    _, status, ru = os.wait4(p.pid, 0)
     wall = time.monotonic() - t
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    # ru_maxrss of RUSAGE_CHILDREN is the largest child so far: measure each tool in its
-    # own process tree via /usr/bin/time when available for a per-run figure.
-    return wall, cpu, after.ru_maxrss / 1024, p.returncode
-
-
-def time_v(cmd):
-    """Per-run peak RSS through GNU time, if installed."""
-    if not os.path.exists("/usr/bin/time"):
-        return None
-    out = subprocess.run(["/usr/bin/time", "-f", "%M", *cmd], capture_output=True, text=True)
-    try:
-        return int(out.stderr.strip().splitlines()[-1]) / 1024
-    except (ValueError, IndexError):
-        return None
+    return wall, ru.ru_utime + ru.ru_stime, ru.ru_maxrss / 1024, os.waitstatus_to_exitcode(status), load
 
 
 def manifest_paths(export):
-    data = open(export, "rb").read()
-    (trailer_off,) = struct.unpack("<Q", data[-8:])
-    ln = struct.unpack("<I", data[trailer_off + 4:trailer_off + 8])[0]
-    trailer = json.loads(data[trailer_off + 16:trailer_off + 8 + ln])
-    m = trailer["manifest"]
-    raw = data[m["offset"] + 16:m["offset"] + m["length"]]
+    # Only the footer, trailer and manifest are read: a whole export in this process would
+    # show up as the peak RSS of every child forked after it (ru_maxrss counts the image
+    # before exec).
+    with open(export, "rb") as f:
+        f.seek(-8, os.SEEK_END)
+        (trailer_off,) = struct.unpack("<Q", f.read(8))
+        f.seek(trailer_off)
+        head = f.read(8)
+        ln = struct.unpack("<I", head[4:8])[0]
+        trailer = json.loads(f.read(ln)[8:])
+        m = trailer["manifest"]
+        f.seek(m["offset"] + 16)
+        raw = f.read(m["length"] - 16)
     text = subprocess.run(["zstd", "-dc"], input=raw, capture_output=True, check=True).stdout
     paths = []
     for line in text.splitlines():
@@ -69,8 +64,11 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--root", default="/usr/share")
     ap.add_argument("--runs", type=int, default=3)
-    ap.add_argument("--binary", default=os.path.join(REPO, "target/release/livescan"))
+    musl = os.path.join(REPO, "target/x86_64-unknown-linux-musl/release/livescan")
+    # The shipped build is the static musl one: measure that when it is there.
+    ap.add_argument("--binary", default=musl if os.path.exists(musl) else os.path.join(REPO, "target/release/livescan"))
     ap.add_argument("--level", type=int, default=3)
+    ap.add_argument("--out", default=os.path.join(HERE, "results"), help="directory for the .md and .csv")
     args = ap.parse_args()
     if not os.path.exists(args.binary):
         subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=REPO, check=True)
@@ -89,12 +87,9 @@ def main():
         cmd = [args.binary, "--config", cfg, "export", "-q", "-o", out, "--root", args.root,
                "--mountinfo", mountinfo, "--lock-file", os.path.join(work, "lock"),
                "--level", str(args.level), "--no-cache"]
-        wall, cpu, _, rc = run_measured(cmd)
+        wall, cpu, rss, rc, load = run_measured(cmd)
         if rc not in (0, 3):
             sys.exit(f"livescan export failed ({rc})")
-        rss = time_v(cmd[:6] + [out + ".rss"] + cmd[7:])
-        if os.path.exists(out + ".rss"):
-            os.unlink(out + ".rss")
         if paths is None:
             paths = manifest_paths(out)
             with open(os.path.join(work, "list"), "wb") as f:
@@ -104,43 +99,44 @@ def main():
         tar_out = os.path.join(work, f"t{i}.tar.zst")
         tcmd = ["tar", "--xattrs", "--acls", "-I", f"zstd -T0 -{args.level}", "-C", args.root,
                 "--no-recursion", "--null", "-T", os.path.join(work, "list"), "-cf", tar_out]
-        twall, tcpu, _, trc = run_measured(tcmd, stderr=subprocess.DEVNULL)
-        trss = time_v(tcmd[:-1] + [tar_out + ".rss"])
-        for p in (tar_out + ".rss",):
-            if os.path.exists(p):
-                os.unlink(p)
+        twall, tcpu, trss, trc, tload = run_measured(tcmd, stderr=subprocess.DEVNULL)
         sizes["tar + zstd -T0"] = os.path.getsize(tar_out)
         os.unlink(tar_out)
         if i == 0:
             continue
-        rows["livescan export"].append((wall, cpu, rss))
-        rows["tar + zstd -T0"].append((twall, tcpu, trss))
+        rows["livescan export"].append((wall, cpu, rss, load))
+        rows["tar + zstd -T0"].append((twall, tcpu, trss, tload))
 
     date = datetime.date.today().isoformat()
-    med = {k: statistics.median(w for w, _, _ in v) for k, v in rows.items()}
+    med = {k: statistics.median(r[0] for r in v) for k, v in rows.items()}
+    med_cpu = {k: statistics.median(r[1] for r in v) for k, v in rows.items()}
     lines = [
         f"# Export throughput, {date}",
         "",
         f"Root `{args.root}`, {len(paths)} members, zstd level {args.level}, {args.runs} warm runs "
         f"(median, min–max), {os.cpu_count()} cores. Both pack the same member list.",
         "",
-        "| tool | wall s (min–max) | CPU s | peak RSS MiB | output bytes | ratio to tar |",
-        "|---|---|---|---|---|---|",
+        "| tool | wall s (min–max) | CPU s (min–max) | peak RSS MiB | output bytes | load avg "
+        "| wall ratio to tar | CPU ratio to tar |",
+        "|---|---|---|---|---|---|---|---|",
     ]
-    csv = ["tool,run,wall_s,cpu_s,rss_mib,output_bytes"]
+    csv = ["tool,run,wall_s,cpu_s,rss_mib,output_bytes,load_avg"]
+    tar = "tar + zstd -T0"
     for k, v in rows.items():
-        walls = [w for w, _, _ in v]
-        cpus = statistics.median(c for _, c, _ in v)
-        rss = [r for _, _, r in v if r is not None]
+        walls = [r[0] for r in v]
+        cpus = [r[1] for r in v]
+        rss = [r[2] for r in v if r[2] is not None]
+        load = statistics.median(r[3] for r in v)
         lines.append(
-            f"| {k} | {med[k]:.2f} ({min(walls):.2f}–{max(walls):.2f}) | {cpus:.2f} | "
-            f"{max(rss) if rss else float('nan'):.0f} | {sizes[k]} | {med[k] / med['tar + zstd -T0']:.2f} |")
-        for n, (w, c, r) in enumerate(v):
-            csv.append(f"{k},{n},{w:.3f},{c:.3f},{r if r else ''},{sizes[k]}")
+            f"| {k} | {med[k]:.2f} ({min(walls):.2f}–{max(walls):.2f}) | {med_cpu[k]:.2f} "
+            f"({min(cpus):.2f}–{max(cpus):.2f}) | {max(rss) if rss else float('nan'):.0f} | {sizes[k]} "
+            f"| {load:.1f} | {med[k] / med[tar]:.2f} | {med_cpu[k] / med_cpu[tar]:.2f} |")
+        for n, (w, c, r, la) in enumerate(v):
+            csv.append(f"{k},{n},{w:.3f},{c:.3f},{r if r else ''},{sizes[k]},{la:.2f}")
     lines.append("")
     lines.append("livescan also hashes every member (BLAKE3, for the manifest) and writes the report.")
-    os.makedirs(os.path.join(HERE, "results"), exist_ok=True)
-    md = os.path.join(HERE, "results", f"export-{date}.md")
+    os.makedirs(args.out, exist_ok=True)
+    md = os.path.join(args.out, f"export-{date}.md")
     open(md, "w").write("\n".join(lines) + "\n")
     open(md[:-3] + ".csv", "w").write("\n".join(csv) + "\n")
     print("\n".join(lines))

@@ -21,6 +21,9 @@ Sections (--sections, default all of them, in this order):
   trees     generated roots (bench/gen_tree.py, --gen SIZE[:PROFILE], or --tree DIR for a
             tree generated before): first scan and rescan per file count -> the scaling
             table (time, CPU, RSS, bytes per entry), its CSV and a PNG chart (gnuplot).
+  export    `livescan export --root DIR` (--export DIR, default /usr/share) vs `tar --xattrs
+            --acls -I 'zstd -T0 -3'` of the same member list, and vs `dpkg --verify` +
+            `cruft-ng` + that tar (the pipeline a user would script);
 
 --cold adds, for host and trees, first scans right after `echo 3 > /proc/sys/vm/drop_caches`
 (the output says so when drop_caches is not writable). Every measurement is the median of
@@ -65,7 +68,7 @@ import gen_tree  # noqa: E402  (its size estimate decides whether a tree fits)
 # The order sections run in: the host ones first, before this bench puts an rpm root and
 # generated trees on the disk (they are excluded from host scans, but cruft-ng and
 # dpkg --verify know nothing of excludes).
-ORDER = ["host", "bounds", "impact", "rpm", "trees"]
+ORDER = ["host", "bounds", "impact", "rpm", "trees", "export"]
 DEFAULT_GEN = ["100k:small", "1M:small", "3M:small", "100k:mixed", "100k:large"]
 QUICK_GEN = ["2k:small", "5k:small", "2k:mixed", "1k:large"]
 HEAD = ("| what | wall s, median (min-max) | CPU s, median (min-max) | peak RSS MiB | load avg | runs |\n"
@@ -304,6 +307,7 @@ def section_host(b):
         cr = tool_series(b, "cruft-ng", ["cruft-ng"], args.runs)
         both = sum_rows("dpkg --verify + cruft-ng (one after the other)", dv, cr)
         rows += [cr, both]
+    b.host.update(dpkg_verify=dv, cruft_ng=cr)  # the export section's pipeline reuses them
     b.rows += rows
     md += [HEAD] + [fmt(r) for r in rows] + [""]
     if not cr:
@@ -867,7 +871,7 @@ plot {", ".join(plots)}
 
 
 SECTIONS = {"host": section_host, "bounds": section_bounds, "impact": section_impact, "rpm": section_rpm,
-            "trees": section_trees}
+            "trees": section_trees, "export": export_section}
 
 
 def build_info(binary):
@@ -899,6 +903,82 @@ def update_latest(out, base, md_head):
                 f", written by `bench/run.py`.\n\n" + "\n".join(md_head) + "\n")
 
 
+def export_section(b):
+    """export: `livescan export` vs the pipeline a user would script, `dpkg --verify` +
+    `cruft-ng` + `tar --xattrs --acls -I 'zstd -T0 -3'`, tar packing the very member list
+    livescan packed (read back from its manifest, as bench/export_compare.py does).
+    Returns (rows, Markdown lines)."""
+    from export_compare import manifest_paths
+    args = b.args
+    root = os.path.abspath(args.export)
+    out = os.path.join(args.work, "x.lsx")
+    cmd = [args.binary, "--config", "/dev/null", "export", "-q", "-o", out, "--root", root,
+           "--lock-file", os.path.join(args.work, "lock"), "--level", "3", "--no-cache"]
+    if root != "/":
+        cmd += ["--mountinfo", os.path.join(args.work, "mountinfo")]
+    tar_out = os.path.join(args.work, "t.tar.zst")
+    member_list = os.path.join(args.work, "members")
+    tar = ["tar", "--xattrs", "--acls", "-I", "zstd -T0 -3", "-C", root, "--no-recursion",
+           "--null", "-T", member_list, "-cf", tar_out]
+
+    def once(c, output):
+        if os.path.exists(output):
+            os.unlink(output)
+        s = run_once(c, work=b.work)
+        size = os.path.getsize(output) if os.path.exists(output) else 0
+        return s, size
+
+    # Warm-up (page and dentry cache), and the member list tar gets.
+    s, _ = once(cmd, out)
+    if s[3] not in (0, 3):
+        sys.exit(f"livescan export failed ({s[3]}): {' '.join(cmd)}")
+    paths = manifest_paths(out)
+    with open(member_list, "wb") as f:
+        f.write(b"\0".join(p.encode() for p in paths) + b"\0")
+    once(tar, tar_out)
+    ls, ts = [], []
+    for _ in range(args.runs):  # interleaved, so both see the same load
+        ls.append(once(cmd, out))
+        ts.append(once(tar, tar_out))
+    lrow = summarize("livescan export (scan + pack + zstd, BLAKE3 manifest)", [x for x, _ in ls],
+                     {"output_bytes": ls[-1][1], "members": len(paths)})
+    trow = summarize("tar --xattrs --acls -I 'zstd -T0 -3', same members", [x for x, _ in ts],
+                     {"output_bytes": ts[-1][1], "members": len(paths)})
+    rows = [lrow, trow]
+    pipeline = None
+    if shutil.which("cruft-ng"):
+        # The host section measured them already in this run: reuse, do not re-measure.
+        dv = (b.host or {}).get("dpkg_verify") or tool_series(b, "dpkg --verify", ["dpkg", "--verify"], args.runs)
+        cr = (b.host or {}).get("cruft_ng") or tool_series(b, "cruft-ng", ["cruft-ng"], args.runs)
+        keys = ("wall_median", "wall_min", "wall_max", "cpu_median", "cpu_min", "cpu_max")
+        pipeline = dict({k: dv[k] + cr[k] + trow[k] for k in keys},
+                        what="dpkg --verify + cruft-ng + tar + zstd (one after the other)",
+                        runs=args.runs, load_avg=(dv["load_avg"] + cr["load_avg"] + trow["load_avg"]) / 3,
+                        rss_max_mib=max(dv["rss_max_mib"], cr["rss_max_mib"], trow["rss_max_mib"]), rc=0)
+        rows += [dv, cr, pipeline]
+    for r in rows:
+        r["section"] = "export"
+    md = [f"## Export (`--export {root}`: {len(paths):,} members, zstd level 3)", "", HEAD]
+    md += [fmt(r) for r in rows] + [""]
+    md += [f"Output: livescan {lrow['output_bytes']:,} bytes, tar + zstd {trow['output_bytes']:,} bytes.", ""]
+    md += ["| ratio | wall | CPU |", "|---|---|---|"]
+    for name, other in (("livescan export / tar + zstd", trow), ("livescan export / whole pipeline", pipeline)):
+        if other:
+            md.append(f"| {name} | {lrow['wall_median'] / other['wall_median']:.2f}x "
+                      f"| {lrow['cpu_median'] / max(other['cpu_median'], 1e-9):.2f}x |")
+    md.append("")
+    if root != "/":
+        md += [f"Under `--root {root}` there is no package database, so livescan packs every file "
+               "(as unowned) and verifies none, while `dpkg --verify` and `cruft-ng` always check the "
+               "whole host: the tar + zstd row is the like-for-like one; `--export /` compares whole "
+               "pipelines.", ""]
+    for p in (out, tar_out):
+        if os.path.exists(p):
+            os.unlink(p)
+    b.rows += rows
+    b.md += md
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--runs", type=int, default=None, help="runs per row (default 3; 1 with --quick)")
@@ -919,6 +999,8 @@ def main():
     ap.add_argument("--cold", action="store_true", help="also first scans right after dropping the page cache")
     ap.add_argument("--skip-host", action="store_true", help="the same as leaving host out of --sections")
     ap.add_argument("--out", help="results directory (default bench/results; a temp dir with --quick)")
+    ap.add_argument("--export", default="/usr/share", metavar="DIR",
+                    help="export section: livescan export of DIR vs dpkg --verify + cruft-ng + tar | zstd")
     args = ap.parse_args()
     sections = [s.strip() for s in args.sections.split(",") if s.strip()]
     unknown = [s for s in sections if s not in SECTIONS]

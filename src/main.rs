@@ -17,6 +17,12 @@ use livescan::report::summary::{self, SummaryInput};
 use livescan::report::{self, DbReport, ReportInput, ScanInfo};
 use livescan::{config, lock, scan};
 
+/// musl's own malloc unmaps every large block on free (each export buffer faulted in anew)
+/// and is slow under threads; glibc builds keep glibc's.
+#[cfg(target_env = "musl")]
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const DEFAULT_REPORT: &str = "livescan-report.json";
 const DEFAULT_XML_REPORT: &str = "livescan-report.xml";
 const DEFAULT_LOCK_WAIT_SECS: u64 = 60;

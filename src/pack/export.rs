@@ -87,6 +87,8 @@ enum Prepared {
     Big {
         header: Vec<u8>,
         file: std::fs::File,
+        /// Its fstat at open (what the header says): changes from then on are events.
+        opened: std::fs::Metadata,
         size: u64,
         runs: Option<Vec<(u64, u64)>>,
         manifest: ManifestEntry,
@@ -234,12 +236,13 @@ fn prepare_regular(
         return Prepared::Big {
             header,
             file,
+            opened: now,
             size,
             runs,
             manifest,
         };
     }
-    match source::read_small(&file, size, runs.as_deref()) {
+    match source::read_small(&file, &now, size, runs.as_deref()) {
         Ok((data, event)) => {
             manifest.blake3 = Some(blake3::hash(&data).to_hex().to_string());
             if event.is_some() {
@@ -267,6 +270,10 @@ struct Frames<'a, W: Write + Send> {
     frames: Vec<FrameInfo>,
     entries: u64,
     tar_offset: u64,
+    /// Emptied frame buffers (raw tar, compressed), reused: under musl's malloc every fresh
+    /// multi-MiB `Vec` is a new mmap whose pages all fault in again, and is unmapped on drop.
+    spare_raw: Vec<Vec<u8>>,
+    spare_out: Vec<Vec<u8>>,
 }
 
 thread_local! {
@@ -275,7 +282,10 @@ thread_local! {
         const { std::cell::RefCell::new(None) };
 }
 
-fn compress_frame(raw: &[u8], level: i32) -> std::io::Result<Vec<u8>> {
+/// Compress `raw` into `out` (emptied first; grown to zstd's bound if it is smaller).
+fn compress_frame(raw: &[u8], level: i32, out: &mut Vec<u8>) -> std::io::Result<()> {
+    out.clear();
+    out.reserve(zstd::zstd_safe::compress_bound(raw.len()));
     COMPRESSOR.with(|cell| {
         let mut slot = cell.borrow_mut();
         if slot.as_ref().is_none_or(|(l, _)| *l != level) {
@@ -284,7 +294,7 @@ fn compress_frame(raw: &[u8], level: i32) -> std::io::Result<Vec<u8>> {
             *slot = Some((level, c));
         }
         match slot.as_mut() {
-            Some((_, c)) => c.compress(raw),
+            Some((_, c)) => c.compress_to_buffer(raw, out).map(|_| ()),
             None => Err(std::io::Error::other("no compressor")),
         }
     })
@@ -302,6 +312,8 @@ impl<'a, W: Write + Send> Frames<'a, W> {
             frames: Vec::new(),
             entries: 0,
             tar_offset: 0,
+            spare_raw: Vec::new(),
+            spare_out: Vec::new(),
         }
     }
 
@@ -309,7 +321,11 @@ impl<'a, W: Write + Send> Frames<'a, W> {
         if self.pending.is_empty() {
             return;
         }
-        let raw = std::mem::replace(&mut self.pending, Vec::with_capacity(FRAME_TARGET));
+        let fresh = self
+            .spare_raw
+            .pop()
+            .unwrap_or_else(|| Vec::with_capacity(FRAME_TARGET + (1 << 20)));
+        let raw = std::mem::replace(&mut self.pending, fresh);
         let tar_offset = self.tar_offset - raw.len() as u64;
         self.queued
             .push((raw, self.pending_first, self.pending_entries, tar_offset));
@@ -344,22 +360,29 @@ impl<'a, W: Write + Send> Frames<'a, W> {
     fn flush_queued(&mut self) -> std::io::Result<()> {
         let level = self.level;
         let queued = std::mem::take(&mut self.queued);
-        let compressed: Vec<std::io::Result<Vec<u8>>> = queued
-            .par_iter()
-            .map(|(raw, ..)| compress_frame(raw, level))
+        let mut outs: Vec<Vec<u8>> = (0..queued.len())
+            .map(|_| self.spare_out.pop().unwrap_or_default())
             .collect();
-        for ((raw, first, n, tar_off), c) in queued.iter().zip(compressed) {
-            let c = c?;
+        let results: Vec<std::io::Result<()>> = queued
+            .par_iter()
+            .zip(outs.par_iter_mut())
+            .map(|((raw, ..), out)| compress_frame(raw, level, out))
+            .collect();
+        for (((mut raw, first, n, tar_off), c), r) in queued.into_iter().zip(outs).zip(results) {
+            r?;
             let offset = self.out.written;
             self.out.write_all(&c)?;
             self.frames.push(FrameInfo {
                 offset,
                 length: c.len() as u64,
-                first_entry: *first,
-                entries: *n,
-                tar_offset: *tar_off,
+                first_entry: first,
+                entries: n,
+                tar_offset: tar_off,
                 tar_length: raw.len() as u64,
             });
+            raw.clear();
+            self.spare_raw.push(raw);
+            self.spare_out.push(c);
         }
         Ok(())
     }
@@ -512,13 +535,14 @@ pub fn write_export<W: Write + Send>(
                     Prepared::Big {
                         header,
                         file,
+                        opened,
                         size,
                         runs,
                         mut manifest,
                     } => {
                         let data_size = manifest.data_size;
                         let (event, digest) = frames.stream(&header, data_size, |w| {
-                            source::write_data(&file, size, runs.as_deref(), w)
+                            source::write_data(&file, &opened, size, runs.as_deref(), w)
                         })?;
                         manifest.blake3 = Some(digest);
                         if event.is_some() {

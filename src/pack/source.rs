@@ -2,7 +2,7 @@
 //! promised, whatever the file does meanwhile (a shrinking file is zero-filled, a growing
 //! one cut at the promised size, a rewritten one flagged), with its xattrs, ACLs and holes.
 
-use std::fs::File;
+use std::fs::{File, Metadata};
 use std::io::Write;
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::MetadataExt;
@@ -130,15 +130,34 @@ fn copy_range(
     Ok(done)
 }
 
+/// What happened to `file` since `before` (its fstat when it was opened) once `size` bytes
+/// were read: grown past them, or modified (mtime/ctime moved) meanwhile.
+fn changed_since(file: &File, before: &Metadata, size: u64) -> std::io::Result<Option<Event>> {
+    let after = file.metadata()?;
+    Ok(if after.len() > size {
+        Some(Event::Grew)
+    } else if after.mtime() != before.mtime()
+        || after.mtime_nsec() != before.mtime_nsec()
+        || after.ctime() != before.ctime()
+        || after.ctime_nsec() != before.ctime_nsec()
+    {
+        Some(Event::ChangedWhileRead)
+    } else {
+        None
+    })
+}
+
 /// Write the member data of a regular file (dense: `size` bytes; sparse: map + runs) to
-/// `out`, which also feeds the manifest digest. `size` is what the header says.
+/// `out`, which also feeds the manifest digest. `size` is what the header says; `opened` is
+/// the fstat taken when the file was opened (the header's), so a change from then on is seen
+/// without a second fstat before reading.
 pub fn write_data(
     file: &File,
+    opened: &Metadata,
     size: u64,
     runs: Option<&[(u64, u64)]>,
     out: &mut dyn Write,
 ) -> std::io::Result<Option<Event>> {
-    let before = file.metadata()?;
     let mut buf = vec![0u8; 1 << 20];
     let mut short = None;
     match runs {
@@ -164,18 +183,7 @@ pub fn write_data(
             expected: size,
         }));
     }
-    let after = file.metadata()?;
-    if after.len() > size {
-        return Ok(Some(Event::Grew));
-    }
-    if after.mtime() != before.mtime()
-        || after.mtime_nsec() != before.mtime_nsec()
-        || after.ctime() != before.ctime()
-        || after.ctime_nsec() != before.ctime_nsec()
-    {
-        return Ok(Some(Event::ChangedWhileRead));
-    }
-    Ok(None)
+    changed_since(file, opened, size)
 }
 
 /// Size of the member data (what the tar header's size field says).
@@ -250,19 +258,20 @@ pub fn open(path: &Path) -> std::io::Result<File> {
 }
 
 /// Read all of a small file's member data into memory (parallel reads of small files).
-/// Dense files are read straight into the result, without an intermediate buffer.
+/// Dense files are read straight into the result, without an intermediate buffer. `opened`
+/// as for [`write_data`].
 pub fn read_small(
     file: &File,
+    opened: &Metadata,
     size: u64,
     runs: Option<&[(u64, u64)]>,
 ) -> std::io::Result<(Vec<u8>, Option<Event>)> {
     if runs.is_some() {
         let mut data = Vec::with_capacity(usize::try_from(data_size(size, runs)).unwrap_or(0));
-        let event = write_data(file, size, runs, &mut data)?;
+        let event = write_data(file, opened, size, runs, &mut data)?;
         return Ok((data, event));
     }
     use std::os::unix::fs::FileExt;
-    let before = file.metadata()?;
     let len = usize::try_from(size).map_err(|_| std::io::Error::other("file too large"))?;
     let mut data = vec![0u8; len];
     let mut done = 0;
@@ -284,18 +293,7 @@ pub fn read_small(
             }),
         ));
     }
-    let after = file.metadata()?;
-    let event = if after.len() > size {
-        Some(Event::Grew)
-    } else if after.mtime() != before.mtime()
-        || after.mtime_nsec() != before.mtime_nsec()
-        || after.ctime() != before.ctime()
-        || after.ctime_nsec() != before.ctime_nsec()
-    {
-        Some(Event::ChangedWhileRead)
-    } else {
-        None
-    };
+    let event = changed_since(file, opened, size)?;
     Ok((data, event))
 }
 
@@ -309,8 +307,9 @@ mod tests {
         let p = dir.path().join("f");
         std::fs::write(&p, b"0123456789").unwrap();
         let f = File::open(&p).unwrap();
+        let m = f.metadata().unwrap();
         // Promised 16, the file has 10: zero-filled.
-        let (data, ev) = read_small(&f, 16, None).unwrap();
+        let (data, ev) = read_small(&f, &m, 16, None).unwrap();
         assert_eq!(data.len(), 16);
         assert_eq!(&data[10..], &[0; 6]);
         assert_eq!(
@@ -321,10 +320,10 @@ mod tests {
             })
         );
         // Promised 4 of 10: cut.
-        let (data, ev) = read_small(&f, 4, None).unwrap();
+        let (data, ev) = read_small(&f, &m, 4, None).unwrap();
         assert_eq!(data, b"0123");
         assert_eq!(ev, Some(Event::Grew));
-        let (data, ev) = read_small(&f, 10, None).unwrap();
+        let (data, ev) = read_small(&f, &m, 10, None).unwrap();
         assert_eq!(data, b"0123456789");
         assert_eq!(ev, None);
     }
@@ -347,7 +346,7 @@ mod tests {
         };
         assert_eq!(runs.first().unwrap().0, 0);
         assert_eq!(*runs.last().unwrap(), (20 << 20, 0), "trailing hole marked");
-        let (data, ev) = read_small(&f, m.len(), Some(&runs)).unwrap();
+        let (data, ev) = read_small(&f, &m, m.len(), Some(&runs)).unwrap();
         assert_eq!(ev, None);
         assert_eq!(data.len() as u64, data_size(m.len(), Some(&runs)));
         assert!(data.len() < 1 << 20);
