@@ -870,8 +870,6 @@ plot {", ".join(plots)}
 # the run
 
 
-SECTIONS = {"host": section_host, "bounds": section_bounds, "impact": section_impact, "rpm": section_rpm,
-            "trees": section_trees, "export": export_section}
 
 
 def build_info(binary):
@@ -977,6 +975,10 @@ def export_section(b):
             os.unlink(p)
     b.rows += rows
     b.md += md
+
+
+SECTIONS = {"host": section_host, "bounds": section_bounds, "impact": section_impact, "rpm": section_rpm,
+            "trees": section_trees, "export": export_section}
 
 
 def main():
