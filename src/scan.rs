@@ -110,7 +110,10 @@ pub fn run(opts: &ScanOptions) -> Result<ScanResult, ScanError> {
     let mut databases = Vec::new();
     let mut database_infos = Vec::new();
     for (db, contents) in dbs.iter().zip(db_results) {
-        let contents = contents?;
+        let mut contents = contents?;
+        // rpm, apk and pacman grow their file lists by appending: drop the slack (up to
+        // half the list) before it is held through the classification.
+        contents.files.shrink_to_fit();
         database_infos.push(db_info(db.as_ref(), &contents));
         databases.push(contents);
     }

@@ -22,7 +22,7 @@ fn file(path: &str, digest: Option<Digest>, presence: Presence) -> PackagedFile 
         conffile: path.starts_with("/etc/"),
         marker: None,
         presence,
-        expected: ExpectedAttrs::default(),
+        expected: ExpectedAttrs::default().into(),
     }
 }
 
@@ -210,7 +210,11 @@ fn prelinked_files_are_checked_on_the_undone_content() {
         Digest::new(DigestAlgo::Sha256, &sha2::Sha256::digest(&original)),
         Presence::Required,
     );
-    rec.expected.size = Some(original.len() as u64);
+    rec.expected = ExpectedAttrs {
+        size: Some(original.len() as u64),
+        ..ExpectedAttrs::default()
+    }
+    .into();
     let db = || DbContents {
         packages: vec![],
         files: vec![
