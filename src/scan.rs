@@ -110,7 +110,10 @@ pub fn run(opts: &ScanOptions) -> Result<ScanResult, ScanError> {
     let mut databases = Vec::new();
     let mut database_infos = Vec::new();
     for (db, contents) in dbs.iter().zip(db_results) {
-        let contents = contents?;
+        let mut contents = contents?;
+        // rpm, apk and pacman grow their file lists by appending: drop the slack (up to
+        // half the list) before it is held through the classification.
+        contents.files.shrink_to_fit();
         database_infos.push(db_info(db.as_ref(), &contents));
         databases.push(contents);
     }
@@ -130,13 +133,17 @@ pub fn run(opts: &ScanOptions) -> Result<ScanResult, ScanError> {
         cache: cache.as_ref(),
         scan_start,
     };
-    let mut classification =
-        classify::classify(&ctx, &mut walked.entries, &walked.errors, &databases);
+    // The walk's records are consumed by the classification (what is reported moves out of
+    // them, the rest is freed as it goes).
+    let mut classification = classify::classify(
+        &ctx,
+        std::mem::take(&mut walked.entries),
+        &walked.errors,
+        &databases,
+    );
     let classify_s = t.elapsed().as_secs_f64();
     drop(cache);
-    // The walk's records are no longer needed (what is reported was moved out of them):
-    // give the memory back before the report and the overlay are written.
-    drop(std::mem::take(&mut walked.entries));
+    // Give the memory back before the report and the overlay are written.
     release_free_memory();
     save_cache(&mut cache_info, root_id.as_ref(), &mut classification);
 

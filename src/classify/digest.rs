@@ -11,7 +11,7 @@ use std::path::Path;
 use md5::{Digest as _, Md5};
 use nix::fcntl::{posix_fadvise, PosixFadviseAdvice};
 
-use crate::pkgdb::digest::{AlgoSet, DigestAlgo};
+use crate::pkgdb::digest::{AlgoSet, Digest, DigestAlgo};
 use crate::walk::Meta;
 
 /// Read size: large enough to amortise syscalls, small enough to stay in L2.
@@ -78,32 +78,67 @@ fn mostly_cached(file: &File, size: u64) -> bool {
     }
 }
 
-/// Digests computed from one read of a file.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Computed(Vec<(DigestAlgo, Vec<u8>)>);
+/// Digests computed from one read of a file. Almost always one (a dpkg host: MD5 only),
+/// kept inline: a scan holds one per hashed file (its results and the next verify cache),
+/// and a `Vec` of `Vec`s cost two allocations and ~80 bytes more each.
+#[derive(Debug, Clone, Default)]
+pub struct Computed(Parts);
+
+#[derive(Debug, Clone, Default)]
+enum Parts {
+    #[default]
+    None,
+    One(Digest),
+    Many(Vec<Digest>),
+}
 
 impl Computed {
     /// An MD5 computed elsewhere (the multi-buffer hasher).
     pub fn md5(digest: [u8; 16]) -> Computed {
-        Computed(vec![(DigestAlgo::Md5, digest.to_vec())])
+        Computed(Parts::One(Digest::md5(digest)))
     }
 
     pub fn get(&self, algo: DigestAlgo) -> Option<&[u8]> {
-        self.0
+        self.digests()
             .iter()
-            .find(|(a, _)| *a == algo)
-            .map(|(_, v)| v.as_slice())
+            .find(|d| d.algo == algo)
+            .map(Digest::value)
     }
 
     /// Digests read back from the verify cache (one value per algorithm, full length).
     pub fn from_parts(parts: Vec<(DigestAlgo, Vec<u8>)>) -> Computed {
-        Computed(parts)
+        let mut digests: Vec<Digest> = parts
+            .into_iter()
+            .map(|(a, v)| Digest::any_len(a, &v))
+            .collect();
+        Computed(match digests.len() {
+            0 => Parts::None,
+            1 => Parts::One(digests.remove(0)),
+            _ => Parts::Many(digests),
+        })
     }
 
-    pub fn parts(&self) -> &[(DigestAlgo, Vec<u8>)] {
-        &self.0
+    /// (algorithm, value) of each digest, in the order they were computed or read.
+    pub fn parts(&self) -> impl Iterator<Item = (DigestAlgo, &[u8])> {
+        self.digests().iter().map(|d| (d.algo, d.value()))
+    }
+
+    fn digests(&self) -> &[Digest] {
+        match &self.0 {
+            Parts::None => &[],
+            Parts::One(d) => std::slice::from_ref(d),
+            Parts::Many(v) => v,
+        }
     }
 }
+
+impl PartialEq for Computed {
+    fn eq(&self, other: &Computed) -> bool {
+        self.digests() == other.digests()
+    }
+}
+
+impl Eq for Computed {}
 
 /// Several hash functions fed from one read.
 pub struct MultiHasher(Vec<(DigestAlgo, Box<dyn DynHasher>)>);
@@ -150,7 +185,7 @@ impl MultiHasher {
     }
 
     pub fn finish(self) -> Computed {
-        Computed(self.0.into_iter().map(|(a, h)| (a, h.finish())).collect())
+        Computed::from_parts(self.0.into_iter().map(|(a, h)| (a, h.finish())).collect())
     }
 }
 

@@ -13,7 +13,7 @@ pub mod prelink;
 pub mod verify;
 pub mod verify_cache;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use rayon::prelude::*;
 use serde::Serialize;
@@ -126,29 +126,113 @@ pub struct Classification {
     pub cache_entries: Vec<(verify_cache::Key, digest::Computed)>,
 }
 
-/// The records of one path: (database index, file record).
+/// The records of one path: (database index, file record), in database order.
 type Records<'d> = Vec<(u16, &'d PackagedFile)>;
 
-/// Index of every packaged path, canonicalised, to the files that record it.
+/// Index of every packaged path, canonicalised, to the files that record it: the records
+/// sorted by canonical path, looked up by binary search. 12 bytes per packaged file; a
+/// `HashMap<Vec<u8>, Vec<_>>` cost ~170 (a cloned key, a `Vec` per path, the table's slack).
 struct OwnedIndex<'d> {
-    map: HashMap<Vec<u8>, Records<'d>>,
+    dbs: &'d [DbContents],
+    /// Sorted by key; records of the same path stay in database, then file order.
+    recs: Vec<IndexRec>,
+    /// The canonical paths that are not the record's own path (a directory symlink on the
+    /// way, e.g. `/lib` → `/usr/lib`): few.
+    canonical: Vec<Box<[u8]>>,
+    /// Distinct paths.
+    paths: usize,
 }
+
+#[derive(Clone, Copy)]
+struct IndexRec {
+    db: u16,
+    /// Index into the database's `files`.
+    file: u32,
+    /// Index into `OwnedIndex::canonical`, or [`OWN_PATH`].
+    canonical: u32,
+}
+
+const OWN_PATH: u32 = u32::MAX;
 
 impl<'d> OwnedIndex<'d> {
     fn build(root: &RootFs, dbs: &'d [DbContents]) -> OwnedIndex<'d> {
         let mut resolver = DirResolver::new(root);
-        let mut map: HashMap<Vec<u8>, Records<'d>> = HashMap::new();
+        let mut recs = Vec::with_capacity(dbs.iter().map(|d| d.files.len()).sum());
+        let mut canonical = Vec::new();
         for (i, db) in dbs.iter().enumerate() {
             let db_idx = u16::try_from(i).unwrap_or(u16::MAX);
-            for f in &db.files {
-                map.entry(resolver.canonical(&f.path))
-                    .or_default()
-                    .push((db_idx, f));
+            for (fi, f) in db.files.iter().enumerate() {
+                // More than 4 G records cannot be read into memory anyway.
+                let Ok(file) = u32::try_from(fi) else { break };
+                let c = resolver.canonical(&f.path);
+                let canonical_idx = if c == f.path {
+                    OWN_PATH
+                } else {
+                    canonical.push(c.into_boxed_slice());
+                    u32::try_from(canonical.len() - 1).unwrap_or(OWN_PATH)
+                };
+                recs.push(IndexRec {
+                    db: db_idx,
+                    file,
+                    canonical: canonical_idx,
+                });
             }
         }
-        OwnedIndex { map }
+        let mut index = OwnedIndex {
+            dbs,
+            recs: Vec::new(),
+            canonical,
+            paths: 0,
+        };
+        // Stable: the records of one path stay in database, then file order.
+        recs.par_sort_by(|a, b| path_order::cmp(index.key(a), index.key(b)));
+        index.paths = recs.chunk_by(|a, b| index.key(a) == index.key(b)).count();
+        index.recs = recs;
+        index
+    }
+
+    fn key<'a>(&'a self, r: &IndexRec) -> &'a [u8] {
+        if r.canonical == OWN_PATH {
+            &self.file(r).path
+        } else {
+            // `canonical` values come from `build`; were one out of range, it would read
+            // as the empty path, which no walked entry has.
+            self.canonical
+                .get(r.canonical as usize)
+                .map_or(&[][..], |c| &c[..])
+        }
+    }
+
+    fn file(&self, r: &IndexRec) -> &'d PackagedFile {
+        &self.dbs[usize::from(r.db)].files[r.file as usize]
+    }
+
+    fn records(&self, group: &[IndexRec]) -> Records<'d> {
+        group.iter().map(|r| (r.db, self.file(r))).collect()
+    }
+
+    /// The records of a path, `None` if no database records it.
+    fn get(&self, path: &[u8]) -> Option<Records<'d>> {
+        let start = self
+            .recs
+            .partition_point(|r| path_order::cmp(self.key(r), path).is_lt());
+        let len = self.recs[start..]
+            .iter()
+            .take_while(|r| self.key(r) == path)
+            .count();
+        (len > 0).then(|| self.records(&self.recs[start..start + len]))
+    }
+
+    /// Every path with its records, sorted by path.
+    fn groups(&self) -> impl Iterator<Item = (&[u8], &[IndexRec])> {
+        self.recs
+            .chunk_by(|a, b| self.key(a) == self.key(b))
+            .map(|g| (self.key(&g[0]), g))
     }
 }
+
+/// What reading one inode gave.
+type HashResult = Result<digest::HashOutcome, String>;
 
 /// What must be hashed for one walked, owned regular file.
 struct HashJob {
@@ -160,7 +244,7 @@ struct HashJob {
 
 pub fn classify(
     ctx: &Context,
-    walked: &mut [WalkedEntry],
+    mut walked: Vec<WalkedEntry>,
     walk_errors: &[WalkError],
     dbs: &[DbContents],
 ) -> Classification {
@@ -176,7 +260,7 @@ pub fn classify(
     // Pass 1 (parallel): owned or not, and the checks that need no reading.
     let verdicts: Vec<Verdict> = walked
         .par_iter()
-        .map(|e| first_look(ctx, e, index.map.get(&e.path)))
+        .map(|e| first_look(ctx, e, index.get(&e.path).as_deref()))
         .collect();
 
     // Pass 2: hash each needed inode once, in parallel, in inode order for locality.
@@ -210,41 +294,43 @@ pub fn classify(
                 .and_then(|c| c.lookup(&walked[j.entry].meta, j.algos))
         })
         .collect();
-    let mut hashed: HashMap<(u64, u64), Result<digest::HashOutcome, String>> = jobs
+    // One result per job, in the jobs' (inode) order, found by binary search on the
+    // inode: a HashMap keyed by inode took about twice the bytes (its power-of-two table).
+    let mut hashed: Vec<Option<HashResult>> = from_cache
         .iter()
-        .zip(&from_cache)
-        .filter_map(|(j, cached)| {
-            cached.map(|c| ((j.dev, j.ino), Ok(digest::HashOutcome::Digests(c.clone()))))
-        })
+        .map(|cached| cached.map(|c| Ok(digest::HashOutcome::Digests(c.clone()))))
         .collect();
     // What must be read: MD5 alone (dpkg, rpm's md5 packages) goes several files per
     // thread in SIMD lanes; everything else one file per task.
-    let (md5_only, others): (Vec<&HashJob>, Vec<&HashJob>) = jobs
-        .iter()
-        .zip(&from_cache)
-        .filter(|(_, cached)| cached.is_none())
-        .map(|(j, _)| j)
-        .partition(|j| j.algos == md5_multi::md5_only());
-    let read: Vec<_> = others
+    let (md5_only, others): (Vec<usize>, Vec<usize>) = (0..jobs.len())
+        .filter(|&i| from_cache[i].is_none())
+        .partition(|&i| jobs[i].algos == md5_multi::md5_only());
+    let read: Vec<(usize, HashResult)> = others
         .par_iter()
-        .map(|j| {
+        .map(|&i| {
+            let j = &jobs[i];
             let e = &walked[j.entry];
             let r = digest::hash_file(&ctx.root.host_path(&e.path), &e.meta, j.algos)
                 .map_err(|e| e.to_string());
-            ((j.dev, j.ino), r)
+            (i, r)
         })
         .collect();
-    hashed.extend(read);
+    for (i, r) in read {
+        hashed[i] = Some(r);
+    }
     let md5 = md5_multi::hash_files(md5_multi::Engine::detect(), md5_only.len(), |i| {
-        let e = &walked[md5_only[i].entry];
+        let e = &walked[jobs[md5_only[i]].entry];
         (ctx.root.host_path(&e.path), &e.meta)
     });
-    hashed.extend(
-        md5_only
-            .iter()
-            .zip(md5)
-            .map(|(j, r)| ((j.dev, j.ino), r.map_err(|e| e.to_string()))),
-    );
+    for (&i, r) in md5_only.iter().zip(md5) {
+        hashed[i] = Some(r.map_err(|e| e.to_string()));
+    }
+    drop((md5_only, others));
+    let hash_result = |meta: &Meta| {
+        jobs.binary_search_by_key(&(meta.dev, meta.ino), |j| (j.dev, j.ino))
+            .ok()
+            .and_then(|i| hashed[i].as_ref())
+    };
 
     let mut totals = Totals {
         walked_entries: walked.len() as u64,
@@ -253,7 +339,7 @@ pub fn classify(
             .filter(|e| e.meta.kind == FileKind::Regular)
             .map(|e| e.meta.size)
             .sum(),
-        packaged_paths: index.map.len() as u64,
+        packaged_paths: index.paths as u64,
         ..Default::default()
     };
     for (j, cached) in jobs.iter().zip(&from_cache) {
@@ -266,28 +352,50 @@ pub fn classify(
         }
     }
 
-    // Recorded paths that the walk did not find (before the loop below moves the walked
-    // paths into the records it reports).
-    let mut missing: Vec<(&Vec<u8>, &Records)> = index
-        .map
-        .par_iter()
+    // Recorded paths that the walk did not find (before the loop below consumes the walk).
+    // The index is sorted by path, so these are too.
+    let groups: Vec<(&[u8], &[IndexRec])> = index.groups().collect();
+    let missing: Vec<(&[u8], &[IndexRec])> = groups
+        .into_par_iter()
         .filter(|(path, _)| {
             walked
                 .binary_search_by(|e| path_order::cmp(&e.path, path))
                 .is_err()
         })
         .collect();
-    missing.sort_unstable_by(|a, b| path_order::cmp(a.0, b.0));
 
-    // Sized once: on a tree of a million unowned files this is the largest allocation.
-    let added = verdicts
-        .iter()
-        .filter(|v| matches!(v, Verdict::Added(..)))
-        .count();
-    let mut files = Vec::with_capacity(added + missing.len() + 1024);
+    // The next scan's cache, while the walk's records are still there (the digests are
+    // inline, a clone allocates nothing).
+    let mut cache_entries = Vec::new();
+    if ctx.cache.is_some() {
+        for (j, h) in jobs.iter().zip(&hashed) {
+            let meta = &walked[j.entry].meta;
+            if !verify_cache::cacheable(meta, ctx.scan_start) {
+                continue;
+            }
+            if let Some(Ok(digest::HashOutcome::Digests(d))) = h {
+                cache_entries.push((verify_cache::Key::of(meta), d.clone()));
+            }
+        }
+    }
+
+    // Pass 3: the report records. The walk's records are consumed from the end and their
+    // memory handed back every `CHUNK` entries while the report's grow by as much, so the
+    // two never peak together (they were the two largest allocations of a scan, held at
+    // once). Reported paths and link targets move from one to the other, not copied.
+    const CHUNK: usize = 1 << 15;
+    let mut files: Vec<Classified> = Vec::new();
     let mut errors = Vec::new();
-    // Reported paths and link targets are moved out of the walk, not copied.
-    for (e, v) in walked.iter_mut().zip(verdicts) {
+    let mut verdicts = verdicts;
+    while let (Some(e), Some(v)) = (walked.pop(), verdicts.pop()) {
+        if walked.len() % CHUNK == 0 {
+            // Large blocks: realloc shrinks them in place (mremap) and returns the tail.
+            walked.shrink_to_fit();
+            verdicts.shrink_to_fit();
+        }
+        if files.len() == files.capacity() {
+            files.reserve_exact(CHUNK);
+        }
         match v {
             Verdict::Added(category, reason) => {
                 let size = if e.meta.kind == FileKind::Regular {
@@ -302,10 +410,10 @@ pub fn classify(
                 t.bytes += size;
                 t.packed_by_default = category.packed_by_default();
                 files.push(Classified {
-                    path: std::mem::take(&mut e.path),
+                    path: e.path,
                     change: Change::Added,
                     meta: Some(e.meta),
-                    link_target: e.link_target.take(),
+                    link_target: e.link_target,
                     verify: None,
                     config: false,
                     marker: None,
@@ -317,16 +425,18 @@ pub fn classify(
             Verdict::Owned {
                 mut flags,
                 hash,
-                pending,
                 config,
                 marker,
-                owners,
             } => {
+                // Looked up again (when needed) rather than kept in the verdict: on a
+                // million entries the owners and digests of every owned one were the
+                // verdicts' bulk.
+                let mut recs = Vec::new();
                 if !hash.is_empty() {
-                    match hashed.get(&(e.meta.dev, e.meta.ino)) {
+                    recs = index.get(&e.path).unwrap_or_default();
+                    match hash_result(&e.meta) {
                         Some(Ok(digest::HashOutcome::Digests(d))) => {
-                            let ok = pending
-                                .iter()
+                            let ok = pending_digests(&e.meta, &recs)
                                 .all(|want| d.get(want.algo).is_some_and(|c| want.matches(c)));
                             flags.digest = flags.digest.and(verify::Check::from_ok(ok));
                         }
@@ -355,9 +465,10 @@ pub fn classify(
                     && e.meta.kind == FileKind::Regular
                 {
                     if let Some(pl) = ctx.prelink {
-                        if let Some(r) =
-                            recheck_prelinked(ctx, pl, e, index.map.get(&e.path), &mut flags)
-                        {
+                        if recs.is_empty() {
+                            recs = index.get(&e.path).unwrap_or_default();
+                        }
+                        if let Some(r) = recheck_prelinked(ctx, pl, &e, &recs, &mut flags) {
                             reason = r;
                             if !flags.any_failed() && r == PRELINK_MATCHES {
                                 totals.prelinked_unchanged += 1;
@@ -366,19 +477,22 @@ pub fn classify(
                     }
                 }
                 if flags.any_failed() || reason == PRELINK_UNVERIFIABLE {
+                    if recs.is_empty() {
+                        recs = index.get(&e.path).unwrap_or_default();
+                    }
                     totals.modified += 1;
                     if e.meta.kind == FileKind::Regular {
                         totals.modified_bytes += e.meta.size;
                     }
                     files.push(Classified {
-                        path: std::mem::take(&mut e.path),
+                        path: e.path,
                         change: Change::Modified,
                         meta: Some(e.meta),
-                        link_target: e.link_target.take(),
+                        link_target: e.link_target,
                         verify: Some(flags),
                         config,
                         marker,
-                        owners,
+                        owners: owners_of(&recs),
                         category: None,
                         reason,
                     });
@@ -389,38 +503,29 @@ pub fn classify(
         }
     }
 
-    // The next scan's cache: the digests move out of `hashed`, which is done with.
-    let mut cache_entries = Vec::new();
-    if ctx.cache.is_some() {
-        for j in &jobs {
-            let meta = &walked[j.entry].meta;
-            if !verify_cache::cacheable(meta, ctx.scan_start) {
-                continue;
-            }
-            if let Some(Ok(digest::HashOutcome::Digests(d))) = hashed.remove(&(j.dev, j.ino)) {
-                cache_entries.push((verify_cache::Key::of(meta), d));
-            }
-        }
-    }
     drop(hashed);
+    drop(verdicts);
+    drop(walked);
 
-    for (path, recs) in missing {
+    files.reserve_exact(missing.len());
+    for (path, group) in missing {
         if ctx.excludes.covers(path) || ctx.skipped_mounts.covers(path) || unreadable.covers(path) {
             totals.not_checked += 1;
             continue;
         }
+        let recs = index.records(group);
         if let Some(required) = recs.iter().find(|(_, f)| f.presence == Presence::Required) {
             let _ = required;
             totals.deleted += 1;
             files.push(Classified {
-                path: path.clone(),
+                path: path.to_vec(),
                 change: Change::Deleted,
                 meta: None,
                 link_target: None,
                 verify: None,
                 config: recs.iter().any(|(_, f)| f.conffile),
                 marker: recs.iter().find_map(|(_, f)| f.marker),
-                owners: owners_of(recs),
+                owners: owners_of(&recs),
                 category: None,
                 reason: "recorded by the package database, missing on disk",
             });
@@ -435,6 +540,7 @@ pub fn classify(
             *totals.not_installed.entry(reason).or_default() += 1;
         }
     }
+    files.shrink_to_fit();
     files.sort_unstable_by(|a, b| path_order::cmp(&a.path, &b.path));
     errors.sort_by(|a, b| path_order::cmp(&a.path, &b.path));
     Classification {
@@ -483,14 +589,16 @@ fn recheck_prelinked(
     ctx: &Context,
     pl: &prelink::Prelink,
     e: &WalkedEntry,
-    recs: Option<&Records>,
+    recs: &[(u16, &PackagedFile)],
     flags: &mut VerifyFlags,
 ) -> Option<&'static str> {
+    if recs.is_empty() {
+        return None;
+    }
     let host = ctx.root.host_path(&e.path);
     if !prelink::is_prelinked(&host).unwrap_or(false) {
         return None;
     }
-    let recs = recs?;
     let Some(cmd) = &pl.undo_cmd else {
         flags.size = verify::Check::Unknown;
         flags.digest = verify::Check::Unknown;
@@ -539,14 +647,25 @@ enum Verdict {
     Added(Category, &'static str),
     Owned {
         flags: VerifyFlags,
-        /// Algorithms the file must be read with; empty = no read needed.
+        /// Algorithms the file must be read with; empty = no read needed. The digests to
+        /// compare are [`pending_digests`] of the path's records.
         hash: AlgoSet,
-        /// Recorded digests still to compare once the file is hashed.
-        pending: Vec<Digest>,
         config: bool,
         marker: Option<Marker>,
-        owners: Vec<OwnerRef>,
     },
+}
+
+/// The recorded digests of a walked regular file that only reading it can check: those
+/// of records whose size (if recorded) matches (same content has the same size).
+fn pending_digests<'r>(
+    meta: &'r Meta,
+    recs: &'r [(u16, &PackagedFile)],
+) -> impl Iterator<Item = &'r Digest> {
+    recs.iter().filter_map(move |(_, f)| {
+        let want = f.digest.as_ref()?;
+        (meta.kind == FileKind::Regular && f.expected.size.is_none_or(|s| s == meta.size))
+            .then_some(want)
+    })
 }
 
 fn owners_of(recs: &[(u16, &PackagedFile)]) -> Vec<OwnerRef> {
@@ -561,25 +680,22 @@ fn owners_of(recs: &[(u16, &PackagedFile)]) -> Vec<OwnerRef> {
     owners
 }
 
-fn first_look(ctx: &Context, e: &WalkedEntry, recs: Option<&Vec<(u16, &PackagedFile)>>) -> Verdict {
+fn first_look(ctx: &Context, e: &WalkedEntry, recs: Option<&[(u16, &PackagedFile)]>) -> Verdict {
     let Some(recs) = recs else {
         if e.path == b"/" {
             // The root directory always exists on the target too; nothing to pack or report.
             return Verdict::Owned {
                 flags: VerifyFlags::unchecked(),
                 hash: AlgoSet::default(),
-                pending: Vec::new(),
                 config: false,
                 marker: None,
-                owners: Vec::new(),
             };
         }
         let (category, reason) = category::categorize(&e.path, ctx.swap_files);
         return Verdict::Added(category, reason);
     };
-    let owners = owners_of(recs);
     // rpm -V does not compare mtimes of a path that several installed packages own.
-    let shared = owners.len() > 1;
+    let shared = owners_of(recs).len() > 1;
     let mut host_path = ctx.root.host_path(&e.path);
     let mut disk_meta = e.meta;
     let mut disk_link = e.link_target.as_deref();
@@ -598,7 +714,6 @@ fn first_look(ctx: &Context, e: &WalkedEntry, recs: Option<&Vec<(u16, &PackagedF
     };
     let mut flags = VerifyFlags::unchecked();
     let mut hash = AlgoSet::default();
-    let mut pending = Vec::new();
     let mut type_changed = false;
     for (_, f) in recs {
         verify::check_attrs(&mut flags, &f.expected, &disk, shared, ctx.accounts);
@@ -609,8 +724,8 @@ fn first_look(ctx: &Context, e: &WalkedEntry, recs: Option<&Vec<(u16, &PackagedF
                     // Same content has the same size: no need to read the file to know.
                     flags.digest = flags.digest.and(verify::Check::Failed);
                 } else {
+                    // Compared in pass 3, as one of `pending_digests`.
                     hash.insert(want.algo);
-                    pending.push(want.clone());
                 }
             }
             FileKind::Symlink if f.expected.symlink_digest => {
@@ -633,10 +748,8 @@ fn first_look(ctx: &Context, e: &WalkedEntry, recs: Option<&Vec<(u16, &PackagedF
     Verdict::Owned {
         flags,
         hash,
-        pending,
         config: recs.iter().any(|(_, f)| f.conffile),
         marker: recs.iter().find_map(|(_, f)| f.marker),
-        owners,
     }
 }
 

@@ -22,7 +22,7 @@ fn file(path: &str, digest: Option<Digest>, presence: Presence) -> PackagedFile 
         conffile: path.starts_with("/etc/"),
         marker: None,
         presence,
-        expected: ExpectedAttrs::default(),
+        expected: ExpectedAttrs::default().into(),
     }
 }
 
@@ -37,7 +37,7 @@ fn run_with(
     prelink: Option<&prelink::Prelink>,
 ) -> Classification {
     let skip = Excludes::default();
-    let mut walked = walk::walk(&WalkOptions {
+    let walked = walk::walk(&WalkOptions {
         root,
         excludes,
         skip_mounts: &skip,
@@ -53,7 +53,7 @@ fn run_with(
         cache: None,
         scan_start: 0,
     };
-    classify(&ctx, &mut walked.entries, &walked.errors, &[db])
+    classify(&ctx, walked.entries, &walked.errors, &[db])
 }
 
 fn changes(c: &Classification) -> Vec<(String, Change)> {
@@ -210,7 +210,11 @@ fn prelinked_files_are_checked_on_the_undone_content() {
         Digest::new(DigestAlgo::Sha256, &sha2::Sha256::digest(&original)),
         Presence::Required,
     );
-    rec.expected.size = Some(original.len() as u64);
+    rec.expected = ExpectedAttrs {
+        size: Some(original.len() as u64),
+        ..ExpectedAttrs::default()
+    }
+    .into();
     let db = || DbContents {
         packages: vec![],
         files: vec![
@@ -263,4 +267,64 @@ fn prelinked_files_are_checked_on_the_undone_content() {
         assert_eq!(t.reason, PRELINK_DIFFERS, "{body}");
         assert_eq!(c.totals.prelinked_unchanged, 0);
     }
+}
+
+#[test]
+fn owned_index_groups_records_by_canonical_path_in_database_order() {
+    let tmp = tempfile::tempdir().unwrap();
+    let r = tmp.path();
+    fs::create_dir_all(r.join("usr/lib")).unwrap();
+    symlink("usr/lib", r.join("lib")).unwrap();
+    let root = RootFs::new(r.to_path_buf());
+    let with_owner = |path: &str, pkg: u32| PackagedFile {
+        owner: Owner::Package(pkg),
+        ..file(path, None, Presence::Required)
+    };
+    let db = |files| DbContents {
+        packages: vec![],
+        files,
+        warnings: vec![],
+    };
+    let dbs = [
+        // `/lib/x` is `/usr/lib/x` once the directory symlink is resolved.
+        db(vec![with_owner("/usr/lib/x", 3), with_owner("/b", 1)]),
+        db(vec![with_owner("/lib/x", 7), with_owner("/a", 2)]),
+    ];
+    let index = OwnedIndex::build(&root, &dbs);
+    assert_eq!(index.paths, 3);
+    let owners = |p: &[u8]| {
+        index
+            .get(p)
+            .map(|recs| owners_of(&recs))
+            .unwrap_or_default()
+    };
+    assert_eq!(
+        owners(b"/usr/lib/x"),
+        vec![
+            OwnerRef {
+                db: 0,
+                owner: Owner::Package(3)
+            },
+            OwnerRef {
+                db: 1,
+                owner: Owner::Package(7)
+            }
+        ]
+    );
+    assert!(
+        index.get(b"/lib/x").is_none(),
+        "only canonical paths are keys"
+    );
+    assert!(index.get(b"/c").is_none());
+    assert!(index.get(b"/").is_none());
+    let groups: Vec<(Vec<u8>, usize)> =
+        index.groups().map(|(p, g)| (p.to_vec(), g.len())).collect();
+    assert_eq!(
+        groups,
+        vec![
+            (b"/a".to_vec(), 1),
+            (b"/b".to_vec(), 1),
+            (b"/usr/lib/x".to_vec(), 2)
+        ]
+    );
 }

@@ -329,9 +329,8 @@ pub fn encode<'a>(
     let mut count: u64 = 0;
     for (k, c) in entries.into_iter().take(MAX_ENTRIES) {
         // Only full-length digests of known algorithms, each once: what decode accepts.
-        let mut parts: Vec<&(DigestAlgo, Vec<u8>)> = c
+        let mut parts: Vec<(DigestAlgo, &[u8])> = c
             .parts()
-            .iter()
             .filter(|(a, v)| v.len() == a.output_len())
             .collect();
         parts.sort_by_key(|(a, _)| algo_index(*a));

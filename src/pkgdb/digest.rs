@@ -95,7 +95,42 @@ impl AlgoSet {
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct Digest {
     pub algo: DigestAlgo,
-    value: Box<[u8]>,
+    value: Value,
+}
+
+/// The digest bytes. A host records one digest per packaged file (a million on a large
+/// one): MD5, SHA-1 and SHA-256 are kept inline (no allocation of their own, 48 bytes in
+/// all), only SHA-384/512 go to the heap.
+#[derive(Clone, PartialEq, Eq, Hash)]
+enum Value {
+    /// `len` bytes, the rest zero (so the derived comparisons are those of the slices).
+    Inline {
+        len: u8,
+        bytes: [u8; INLINE],
+    },
+    Boxed(Box<[u8]>),
+}
+
+const INLINE: usize = 32;
+
+impl Value {
+    fn of(value: &[u8]) -> Value {
+        match u8::try_from(value.len()) {
+            Ok(len) if value.len() <= INLINE => {
+                let mut bytes = [0; INLINE];
+                bytes[..value.len()].copy_from_slice(value);
+                Value::Inline { len, bytes }
+            }
+            _ => Value::Boxed(value.into()),
+        }
+    }
+
+    fn as_slice(&self) -> &[u8] {
+        match self {
+            Value::Inline { len, bytes } => &bytes[..usize::from(*len)],
+            Value::Boxed(b) => b,
+        }
+    }
 }
 
 impl Digest {
@@ -103,7 +138,7 @@ impl Digest {
     pub fn new(algo: DigestAlgo, value: &[u8]) -> Option<Digest> {
         (value.len() == algo.output_len()).then(|| Digest {
             algo,
-            value: value.into(),
+            value: Value::of(value),
         })
     }
 
@@ -111,14 +146,23 @@ impl Digest {
     pub fn truncated(algo: DigestAlgo, value: &[u8]) -> Option<Digest> {
         (value.len() >= 16 && value.len() <= algo.output_len()).then(|| Digest {
             algo,
-            value: value.into(),
+            value: Value::of(value),
         })
+    }
+
+    /// A digest as computed here or read back from the verify cache (whose decoder checks
+    /// the lengths): no length rule.
+    pub(crate) fn any_len(algo: DigestAlgo, value: &[u8]) -> Digest {
+        Digest {
+            algo,
+            value: Value::of(value),
+        }
     }
 
     pub fn md5(value: [u8; 16]) -> Digest {
         Digest {
             algo: DigestAlgo::Md5,
-            value: value.into(),
+            value: Value::of(&value),
         }
     }
 
@@ -132,16 +176,16 @@ impl Digest {
     }
 
     pub fn value(&self) -> &[u8] {
-        &self.value
+        self.value.as_slice()
     }
 
     /// Does a freshly computed full-length digest of the same algorithm match?
     pub fn matches(&self, computed: &[u8]) -> bool {
-        computed.len() == self.algo.output_len() && computed.starts_with(&self.value)
+        computed.len() == self.algo.output_len() && computed.starts_with(self.value())
     }
 
     pub fn hex(&self) -> String {
-        self.value.iter().map(|b| format!("{b:02x}")).collect()
+        self.value().iter().map(|b| format!("{b:02x}")).collect()
     }
 }
 
@@ -191,6 +235,21 @@ mod tests {
             !t.matches(&full[..20]),
             "a computed digest is always full length"
         );
+    }
+
+    #[test]
+    fn long_digests_are_kept_whole_and_short_ones_inline() {
+        let sha512 = [9u8; 64];
+        let d = Digest::new(DigestAlgo::Sha512, &sha512).unwrap();
+        assert_eq!(d.value(), &sha512[..]);
+        assert!(d.matches(&sha512));
+        let md5 = Digest::md5([1; 16]);
+        assert_eq!(md5.value(), &[1u8; 16][..]);
+        // Same bytes, other length: not equal (the inline zero padding must not match).
+        let t20 = Digest::truncated(DigestAlgo::Sha256, &[1; 20]).unwrap();
+        let t16 = Digest::truncated(DigestAlgo::Sha256, &[1; 16]).unwrap();
+        assert_ne!(t20, t16);
+        assert!(std::mem::size_of::<Option<Digest>>() <= 48);
     }
 
     #[test]

@@ -107,7 +107,7 @@ fn record(path: Vec<u8>, mode: u32) -> (PackagedFile, Option<Vec<u8>>) {
             conffile: false,
             marker: None,
             presence: Presence::Required,
-            expected: expected((0, 0, mode)),
+            expected: expected((0, 0, mode)).into(),
         },
         None,
     )
@@ -222,7 +222,7 @@ pub fn parse_installed(bytes: &[u8], path: &Path) -> Result<DbContents, DbError>
             b'M' => {
                 let acl = parse_acl(value).ok_or_else(|| err(n, "bad M: line".into()))?;
                 match block.dir_index.and_then(|i| block.files.get_mut(i)) {
-                    Some((dir, _)) => dir.expected = expected(acl),
+                    Some((dir, _)) => dir.expected = expected(acl).into(),
                     None => return Err(err(n, "M: before any F:".into())),
                 }
             }
@@ -242,7 +242,7 @@ pub fn parse_installed(bytes: &[u8], path: &Path) -> Result<DbContents, DbError>
             b'a' => {
                 let acl = parse_acl(value).ok_or_else(|| err(n, "bad a: line".into()))?;
                 match block.files.last_mut() {
-                    Some((f, _)) if block.last_is_file => f.expected = expected(acl),
+                    Some((f, _)) if block.last_is_file => f.expected = expected(acl).into(),
                     _ => return Err(err(n, "a: without an R:".into())),
                 }
             }

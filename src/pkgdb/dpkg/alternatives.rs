@@ -8,7 +8,7 @@
 use std::path::Path;
 
 use super::fsread::{read_capped, sorted_names};
-use crate::pkgdb::{DbError, ExpectedAttrs, Owner, PackagedFile, Presence};
+use crate::pkgdb::{DbError, Expected, Owner, PackagedFile, Presence};
 
 /// Real files are a few hundred bytes; java's, the largest, about 10 KiB.
 pub const MAX_FILE_BYTES: u64 = 1 << 20;
@@ -107,7 +107,7 @@ pub fn read_all(admindir: &Path, warnings: &mut Vec<String>) -> Result<Vec<Packa
                 conffile: false,
                 marker: None,
                 presence: Presence::Optional,
-                expected: ExpectedAttrs::default(),
+                expected: Expected::default(),
             })),
             Err(e) => warnings.push(format!("{}: {e}; ignored", path.display())),
         }

@@ -109,12 +109,26 @@ impl PackageDb for DpkgDb {
         for out in outputs {
             per_package.push(out?);
         }
-        let mut files = Vec::with_capacity(per_package.iter().map(|o| o.files.len()).sum());
+        // Read before the vector is sized, so it is sized exactly: appending the
+        // alternatives to a full vector doubled its capacity (~230 bytes of slack per
+        // packaged file). Their warnings still come after the packages'.
+        let mut alt_warnings = Vec::new();
+        let alternatives = alternatives::read_all(&admin, &mut alt_warnings)?;
+        // Grown in sixteenths as the packages' lists are moved in and freed (as the walk
+        // gathers its batches): allocated whole up front, it was held together with them.
+        let total = per_package.iter().map(|o| o.files.len()).sum::<usize>() + alternatives.len();
+        let step = (total / 16).max(4096);
+        let mut files = Vec::new();
         for out in per_package {
+            if files.capacity() - files.len() < out.files.len() {
+                files.reserve_exact(step.max(out.files.len()).min(total - files.len()));
+            }
             files.extend(out.files);
             warnings.extend(out.warnings);
         }
-        files.extend(alternatives::read_all(&admin, &mut warnings)?);
+        files.reserve_exact(alternatives.len());
+        files.extend(alternatives);
+        warnings.extend(alt_warnings);
         Ok(DbContents {
             packages: entries.into_iter().map(|e| e.package).collect(),
             files,

@@ -254,7 +254,7 @@ pub fn package_files(
             other => other,
         };
         let real = ctx.diversions.real_path(path, &p.name);
-        let expected = ctx.overrides.get(real).cloned().unwrap_or_default();
+        let expected = ctx.overrides.get(real).cloned().unwrap_or_default().into();
         files.push(PackagedFile {
             path: real.to_vec(),
             owner,

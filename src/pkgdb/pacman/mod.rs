@@ -241,7 +241,7 @@ fn read_package(dir: &Path, conf: &PacmanConf) -> Result<PackageRead, DbError> {
                     owner: Owner::Package(0),
                     digest,
                     marker: None,
-                    expected,
+                    expected: expected.into(),
                 });
             }
         }
@@ -261,7 +261,7 @@ fn read_package(dir: &Path, conf: &PacmanConf) -> Result<PackageRead, DbError> {
                     owner: Owner::Package(0),
                     digest: None,
                     marker: None,
-                    expected: ExpectedAttrs::default(),
+                    expected: Default::default(),
                 });
             }
         }

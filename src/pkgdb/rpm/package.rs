@@ -390,7 +390,7 @@ fn file_list(
             conffile: f.flags & fflag::CONFIG != 0,
             marker: marker_of(f.flags),
             presence,
-            expected,
+            expected: expected.into(),
         });
     }
     if bad_digests > 0 {
