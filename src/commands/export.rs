@@ -26,19 +26,25 @@ fn part_path(output: &Path) -> PathBuf {
     PathBuf::from(p)
 }
 
-/// The scan's JSON report, in memory (it goes first into the export or upload).
-pub fn report_json(run: &ScanRun) -> std::io::Result<Vec<u8>> {
-    let mut out = Vec::new();
-    crate::with_report_input(run, |input| report::write_report(&mut out, input))?;
-    Ok(out)
+/// The scan's JSON report, written to `w` (the export's first section; `upload` streams it).
+pub fn report_json(run: &ScanRun, mut w: &mut dyn Write) -> std::io::Result<()> {
+    crate::with_report_input(run, |input| report::write_report(&mut w, input))
 }
 
-/// The scan as UForge XML, in memory: the export carries it next to the JSON report, and
-/// it is what `upload` sends as the scan report (docs/upload-protocol.md).
-pub fn uforge_xml(run: &ScanRun) -> std::io::Result<Vec<u8>> {
-    let mut out = Vec::new();
-    crate::with_report_input(run, |input| report::uforge_xml::write_scan(&mut out, input))?;
-    Ok(out)
+/// The scan as UForge XML, written to `w`: the export carries it next to the JSON report,
+/// and it is what `upload` sends as the scan report (docs/upload-protocol.md).
+pub fn uforge_xml(run: &ScanRun, mut w: &mut dyn Write) -> std::io::Result<()> {
+    crate::with_report_input(run, |input| report::uforge_xml::write_scan(&mut w, input))
+}
+
+/// Where the export's sections are spooled (`pack/spool.rs`): beside the export, whose
+/// filesystem must have the room anyway; the temporary directory for standard output.
+fn spool_dir(output: &Path, to_stdout: bool) -> PathBuf {
+    match output.parent() {
+        Some(p) if !to_stdout && !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ if !to_stdout => PathBuf::from("."),
+        _ => std::env::temp_dir(),
+    }
 }
 
 /// Part `n` of the output: (name while written, final name). Unsplit: FILE.part → FILE.
@@ -181,22 +187,10 @@ pub fn run(args: ExportArgs, cfg: config::Config) -> Exit {
     };
     let ScanRun { result, .. } = &run;
     let c = &result.classification;
-    let report_json = match report_json(&run) {
-        Ok(r) => r,
-        Err(e) => {
-            livescan::errorln!("livescan: building the report: {e}");
-            remove_parts("report failed");
-            return Exit::Fatal;
-        }
-    };
-    let xml = match uforge_xml(&run) {
-        Ok(r) => r,
-        Err(e) => {
-            livescan::errorln!("livescan: building the UForge XML report: {e}");
-            remove_parts("report failed");
-            return Exit::Fatal;
-        }
-    };
+    // Written while the export is, straight into its sections: a failure there is a
+    // failed export (the partial output is removed below).
+    let json_fill = |w: &mut dyn Write| report_json(&run, w);
+    let xml_fill = |w: &mut dyn Write| uforge_xml(&run, w);
 
     let policy = PackPolicy {
         extra_categories,
@@ -211,6 +205,7 @@ pub fn run(args: ExportArgs, cfg: config::Config) -> Exit {
     let opts = ExportOptions {
         level: args.level.or(cfg.export.level).unwrap_or(3),
         overlay: !args.no_overlay,
+        spool_dir: spool_dir(&output, to_stdout),
     };
     let written = match &out_file {
         Some(f) => {
@@ -227,8 +222,8 @@ pub fn run(args: ExportArgs, cfg: config::Config) -> Exit {
                 );
                 let (w, s) = write_export(
                     BufWriter::with_capacity(1 << 20, writer),
-                    &report_json,
-                    Some(&xml),
+                    &json_fill,
+                    Some(&xml_fill),
                     &result.root,
                     &result.accounts,
                     &plan,
@@ -240,8 +235,8 @@ pub fn run(args: ExportArgs, cfg: config::Config) -> Exit {
         }
         None => write_export(
             BufWriter::with_capacity(1 << 20, std::io::stdout()),
-            &report_json,
-            Some(&xml),
+            &json_fill,
+            Some(&xml_fill),
             &result.root,
             &result.accounts,
             &plan,

@@ -1,6 +1,6 @@
 //! `livescan upload --url URL --user NAME --from FILE`.
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Seek, Write};
 use std::time::{Duration, Instant};
 
 use std::io::BufWriter;
@@ -145,15 +145,10 @@ fn live(
         Ok(r) => r,
         Err(exit) => return exit,
     };
-    let report = match super::export::report_json(&run) {
-        Ok(r) => r,
-        Err(e) => {
-            livescan::errorln!("livescan: building the report: {e}");
-            return Exit::Fatal;
-        }
-    };
-    let xml = match super::export::uforge_xml(&run) {
-        Ok(r) => r,
+    // The XML is both the scan report sent first and a section of the stream: written once,
+    // to an unnamed temporary file (not memory), sent from there and copied from there.
+    let xml = match xml_file(&run) {
+        Ok(f) => f,
         Err(e) => {
             livescan::errorln!("livescan: building the UForge XML report: {e}");
             return Exit::Fatal;
@@ -173,7 +168,7 @@ fn live(
         Err(e) => return fail(e),
     };
     // A live stream is new bytes every time: always a new scan (never spliced by offset).
-    let scan = match target.create_scan(&inst, &name, "", ReportBody::UforgeXml(&xml)) {
+    let scan = match target.create_scan(&inst, &name, "", ReportBody::UforgeXmlFile(&xml)) {
         Ok(s) => s,
         Err(e) => return fail(e),
     };
@@ -185,12 +180,19 @@ fn live(
     let export_opts = ExportOptions {
         level: args.level,
         overlay: true,
+        spool_dir: std::env::temp_dir(),
+    };
+    let json_fill = |w: &mut dyn Write| super::export::report_json(&run, w);
+    let xml_fill = |w: &mut dyn Write| {
+        let mut f = &xml;
+        f.rewind()?;
+        std::io::copy(&mut f, w).map(|_| ())
     };
     let sink = ChunkSink::new(target, &scan, opts, progress);
     let written = write_export(
         BufWriter::with_capacity(1 << 20, sink),
-        &report,
-        Some(&xml),
+        &json_fill,
+        Some(&xml_fill),
         &result.root,
         &result.accounts,
         &plan,
@@ -224,4 +226,12 @@ fn live(
         }
         Err(e) => fail(e),
     }
+}
+
+/// The scan's UForge XML in an unnamed file of the temporary directory.
+fn xml_file(run: &crate::ScanRun) -> std::io::Result<std::fs::File> {
+    let file = tempfile::tempfile()?;
+    let mut w = std::io::BufWriter::with_capacity(1 << 16, file);
+    super::export::uforge_xml(run, &mut w)?;
+    w.into_inner().map_err(|e| e.into_error())
 }

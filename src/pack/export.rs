@@ -10,9 +10,10 @@ use rayon::prelude::*;
 use serde::Serialize;
 use zstd::zstd_safe::CParameter;
 
-use super::container::{self, CountingWriter, FrameInfo, Span, Trailer};
+use super::container::{self, CountingWriter, FrameInfo, Trailer};
 use super::plan::{NotPacked, Plan, PlanEntry};
 use super::source::{self, Event};
+use super::spool::{self, Fill, Spool};
 use super::tar_header::{self, EntryType, Member};
 use crate::accounts::Accounts;
 use crate::rootfs::RootFs;
@@ -24,6 +25,9 @@ pub struct ExportOptions {
     pub level: i32,
     /// Write the tar frames (false: report only, `--no-overlay`).
     pub overlay: bool,
+    /// Where sections are spooled before they are written (`pack/spool.rs`): the export's
+    /// directory. It does not change the bytes.
+    pub spool_dir: std::path::PathBuf,
 }
 
 /// A frame is closed at the first entry boundary past this many tar bytes.
@@ -461,11 +465,13 @@ fn batches(entries: &[PlanEntry]) -> Vec<std::ops::Range<usize>> {
     out
 }
 
-/// Write a whole export to `out`.
+/// Write a whole export to `out`. `report_json` and `uforge_xml` write the report's JSON
+/// and its UForge XML when called: each goes through a spool (`pack/spool.rs`), so neither
+/// is held in memory.
 pub fn write_export<W: Write + Send>(
     out: W,
-    report_json: &[u8],
-    uforge_xml: Option<&[u8]>,
+    report_json: Fill<'_>,
+    uforge_xml: Option<Fill<'_>>,
     root: &RootFs,
     accounts: &Accounts,
     plan: &Plan,
@@ -477,17 +483,16 @@ pub fn write_export<W: Write + Send>(
         ..ExportSummary::default()
     };
 
-    let report_section = container::skippable(
+    let level = opts.level.max(3);
+    let report = spool::section(
+        &mut out,
         container::TAG_REPORT,
-        &zstd::bulk::compress(report_json, opts.level.max(3))?,
+        level,
+        &opts.spool_dir,
+        report_json,
     )?;
-    let report = Span {
-        offset: 0,
-        length: report_section.len() as u64,
-    };
-    out.write_all(&report_section)?;
 
-    let mut manifest: Vec<u8> = Vec::new();
+    let mut manifest = Spool::new(&opts.spool_dir, level)?;
     let mut frames_info = Vec::new();
     let (mut entries, mut tar_bytes) = (0, 0);
     if opts.overlay {
@@ -559,7 +564,7 @@ pub fn write_export<W: Write + Send>(
                     summary.events.push((e.path.clone(), ev.clone()));
                 }
                 serde_json::to_writer(&mut manifest, &entry)?;
-                manifest.push(b'\n');
+                manifest.write_all(b"\n")?;
             }
             // Compress and write this batch while the next one is read.
             let (written, following) = rayon::join(
@@ -573,35 +578,22 @@ pub fn write_export<W: Write + Send>(
     }
     for n in &plan.not_packed {
         serde_json::to_writer(&mut manifest, &NotPackedLine::from(n))?;
-        manifest.push(b'\n');
+        manifest.write_all(b"\n")?;
     }
     for s in &summary.skipped {
         serde_json::to_writer(&mut manifest, s)?;
-        manifest.push(b'\n');
+        manifest.write_all(b"\n")?;
     }
 
-    let manifest_section = container::skippable(
-        container::TAG_MANIFEST,
-        &zstd::bulk::compress(&manifest, opts.level.max(3))?,
-    )?;
-    let manifest_span = Span {
-        offset: out.written,
-        length: manifest_section.len() as u64,
-    };
-    out.write_all(&manifest_section)?;
+    let manifest_span = manifest.write_section(&mut out, container::TAG_MANIFEST)?;
     let uforge_xml = match uforge_xml {
-        Some(xml) => {
-            let section = container::skippable(
-                container::TAG_UFORGE_XML,
-                &zstd::bulk::compress(xml, opts.level.max(3))?,
-            )?;
-            let span = Span {
-                offset: out.written,
-                length: section.len() as u64,
-            };
-            out.write_all(&section)?;
-            Some(span)
-        }
+        Some(fill) => Some(spool::section(
+            &mut out,
+            container::TAG_UFORGE_XML,
+            level,
+            &opts.spool_dir,
+            fill,
+        )?),
         None => None,
     };
 
@@ -694,10 +686,12 @@ mod tests {
         let opts = ExportOptions {
             level: 3,
             overlay: true,
+            spool_dir: dir.path().to_path_buf(),
         };
         let acc = Accounts::default();
-        let (a, sa) = write_export(Vec::new(), b"{}", None, &root, &acc, &plan, &opts).unwrap();
-        let (b, _) = write_export(Vec::new(), b"{}", None, &root, &acc, &plan, &opts).unwrap();
+        let report: Fill = &|w| w.write_all(b"{}");
+        let (a, sa) = write_export(Vec::new(), report, None, &root, &acc, &plan, &opts).unwrap();
+        let (b, _) = write_export(Vec::new(), report, None, &root, &acc, &plan, &opts).unwrap();
         assert_eq!(a, b);
         assert!(
             sa.frames >= 3,

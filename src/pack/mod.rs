@@ -12,6 +12,7 @@ pub mod inspect;
 pub mod parts;
 pub mod plan;
 pub mod source;
+pub mod spool;
 pub mod tar_header;
 pub mod tar_reader;
 pub mod verify;

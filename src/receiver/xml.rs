@@ -2,6 +2,11 @@
 //! written as elements, the root qualified in UForge's namespace, lists as a wrapper element
 //! holding one element per item (`<scans><scan>…</scan></scans>`), as the UForge docs show.
 
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+
+use crate::report::uforge_xml::xml_char;
+
 pub const NS: &str = "http://www.usharesoft.com/uforge";
 
 /// The element name for a response type: its Rust name in lowerCamelCase, with UForge's own
@@ -20,6 +25,8 @@ pub fn root_name<T>() -> &'static str {
     }
 }
 
+/// Text that XML 1.0 can carry, escaped as the report writer does (`report/uforge_xml.rs`):
+/// entities for markup, CR as `&#13;` (a parser would turn a raw CR into LF).
 fn escape(s: &str, out: &mut String) {
     for c in s.chars() {
         match c {
@@ -27,9 +34,7 @@ fn escape(s: &str, out: &mut String) {
             '>' => out.push_str("&gt;"),
             '&' => out.push_str("&amp;"),
             '"' => out.push_str("&quot;"),
-            c if (c as u32) < 0x20 && !matches!(c, '\t' | '\n' | '\r') => {
-                out.push_str(&format!("&#x{:x};", c as u32))
-            }
+            '\r' => out.push_str("&#13;"),
             c => out.push(c),
         }
     }
@@ -42,13 +47,14 @@ fn singular(name: &str) -> &str {
 
 fn element(name: &str, v: &serde_json::Value, out: &mut String, root: bool) {
     use serde_json::Value;
-    let open = |out: &mut String| {
+    let open_with = |out: &mut String, attrs: &str| {
         if root {
-            out.push_str(&format!("<ns0:{name} xmlns:ns0=\"{NS}\">"));
+            out.push_str(&format!("<ns0:{name} xmlns:ns0=\"{NS}\"{attrs}>"));
         } else {
-            out.push_str(&format!("<{name}>"));
+            out.push_str(&format!("<{name}{attrs}>"));
         }
     };
+    let open = |out: &mut String| open_with(out, "");
     let close = |out: &mut String| {
         if root {
             out.push_str(&format!("</ns0:{name}>"));
@@ -72,9 +78,16 @@ fn element(name: &str, v: &serde_json::Value, out: &mut String, root: bool) {
             }
             close(out);
         }
-        Value::String(s) => {
+        Value::String(s) if s.chars().all(xml_char) => {
             open(out);
             escape(s, out);
+            close(out);
+        }
+        // XML 1.0 cannot carry these characters, not even as character references: the
+        // documented base64 form (docs/report-format.md), as the report writer does.
+        Value::String(s) => {
+            open_with(out, " encoding=\"base64\"");
+            out.push_str(&STANDARD.encode(s.as_bytes()));
             close(out);
         }
         other => {
@@ -141,5 +154,47 @@ mod tests {
             "{s}"
         );
         assert_eq!(root_name::<crate::uforge::OpStatus>(), "status");
+    }
+
+    /// A scan named with a control character (U+0001, which XML 1.0 cannot carry even as
+    /// `&#x1;`) and a CR: the answer is well-formed XML (xmllint), the name is in the
+    /// documented base64 form, and the CR survives a parser as `&#13;`.
+    #[test]
+    fn control_characters_become_base64() {
+        let scan = Scan {
+            db_id: 3,
+            name: "web\u{1}01".into(),
+            uri: "a\rb".into(),
+            ..Scan::default()
+        };
+        let x = from_json(root_name::<Scan>(), &serde_json::to_vec(&scan).unwrap());
+        let text = String::from_utf8(x.clone()).unwrap();
+        assert!(
+            text.contains(&format!(
+                "<name encoding=\"base64\">{}</name>",
+                STANDARD.encode("web\u{1}01")
+            )),
+            "{text}"
+        );
+        assert!(text.contains("<uri>a&#13;b</uri>"), "{text}");
+        assert!(!text.contains('\u{1}') && !text.contains("&#x1;"), "{text}");
+
+        let Ok(mut lint) = std::process::Command::new("xmllint")
+            .args(["--noout", "-"])
+            .stdin(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+        else {
+            eprintln!("SKIP control_characters_become_base64 (xmllint part): xmllint not found (apt-get install libxml2-utils)");
+            return;
+        };
+        use std::io::Write;
+        lint.stdin.take().unwrap().write_all(&x).unwrap();
+        let out = lint.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "xmllint refused the answer: {}\n{text}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 }

@@ -26,7 +26,7 @@ use crate::walk::FileKind;
 pub const NAMESPACE: &str = "http://www.usharesoft.com/uforge";
 
 /// Whether XML 1.0 can carry `c` in element content (its `Char` production).
-fn xml_char(c: char) -> bool {
+pub(crate) fn xml_char(c: char) -> bool {
     matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
 }
 

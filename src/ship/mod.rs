@@ -38,25 +38,23 @@ pub enum ShipError {
 pub enum ReportBody<'a> {
     /// The scan in UForge's XML (`report/uforge_xml.rs`): what livescan sends.
     UforgeXml(&'a [u8]),
+    /// The same, in a file (a live upload writes it there rather than in memory); sent
+    /// from its start.
+    UforgeXmlFile(&'a std::fs::File),
     /// The JSON report: only for exports made before they carried the XML.
     Json(&'a [u8]),
 }
 
 impl ReportBody<'_> {
-    pub fn bytes(&self) -> &[u8] {
-        match self {
-            ReportBody::UforgeXml(b) | ReportBody::Json(b) => b,
-        }
-    }
     pub fn content_type(&self) -> &'static str {
         match self {
-            ReportBody::UforgeXml(_) => "application/xml",
+            ReportBody::UforgeXml(_) | ReportBody::UforgeXmlFile(_) => "application/xml",
             ReportBody::Json(_) => "application/json",
         }
     }
     pub fn file_name(&self) -> &'static str {
         match self {
-            ReportBody::UforgeXml(_) => "report.xml",
+            ReportBody::UforgeXml(_) | ReportBody::UforgeXmlFile(_) => "report.xml",
             ReportBody::Json(_) => "report.json",
         }
     }

@@ -3,6 +3,7 @@
 //! `Authorization` header (never in the URL), and overlays travel in livescan chunks
 //! (docs/upload-protocol.md).
 
+use std::io::Seek;
 use std::time::Duration;
 
 use base64::engine::general_purpose::STANDARD;
@@ -244,11 +245,23 @@ impl UploadTarget for UforgeHttp {
             encode(crc),
             report.file_name()
         ));
-        let r = self
+        let req = self
             .auth(self.agent.post(url))
             .header("Accept", "application/json")
-            .header("Content-Type", report.content_type())
-            .send(report.bytes());
+            .header("Content-Type", report.content_type());
+        let r = match report {
+            ReportBody::UforgeXml(b) | ReportBody::Json(b) => req.send(b),
+            ReportBody::UforgeXmlFile(f) => {
+                let mut f = f;
+                if let Err(e) = f.rewind() {
+                    return Err(ShipError::Rejected(format!(
+                        "rewinding the scan report's temporary file: {e}"
+                    )));
+                }
+                // ureq sends a file with its length as Content-Length.
+                req.send(f)
+            }
+        };
         Self::answer(r).map(|(_, v)| v)
     }
 
