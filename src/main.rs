@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
+#[cfg(target_env = "musl")]
+mod allocator;
 mod commands;
 
 use clap::Parser;
@@ -17,17 +19,13 @@ use livescan::report::summary::{self, SummaryInput};
 use livescan::report::{self, DbReport, ReportInput, ScanInfo};
 use livescan::{config, lock, scan};
 
-/// musl's own malloc unmaps every large block on free (each export buffer faulted in anew)
-/// and is slow under threads; glibc builds keep glibc's.
-#[cfg(target_env = "musl")]
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 const DEFAULT_REPORT: &str = "livescan-report.json";
 const DEFAULT_XML_REPORT: &str = "livescan-report.xml";
 const DEFAULT_LOCK_WAIT_SECS: u64 = 60;
 
 fn main() -> ExitCode {
+    #[cfg(target_env = "musl")]
+    allocator::return_freed_memory_at_once();
     let mut logger =
         env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn"));
     logger.format_target(false);
