@@ -786,6 +786,20 @@ def scan_tree(b, tree, label, profile, files):
 
 
 def section_trees(b):
+    """With --trees-image, the trees live on a filesystem image mounted at --gen-dir only for
+    this section: the host section's peers (cruft-ng, dpkg --verify) take no excludes and
+    would otherwise walk millions of generated files that are not part of the host."""
+    args = b.args
+    if not args.trees_image:
+        return section_trees_mounted(b)
+    subprocess.run(["mount", "-o", "loop", args.trees_image, args.gen_dir], check=True)
+    try:
+        return section_trees_mounted(b)
+    finally:
+        subprocess.run(["umount", args.gen_dir], check=False)
+
+
+def section_trees_mounted(b):
     args = b.args
     gens = args.gen or ([] if args.tree else [parse_gen(g) for g in (QUICK_GEN if args.quick else DEFAULT_GEN)])
     md = ["## Generated trees (bench/gen_tree.py; half the files owned by a generated dpkg database)", "",
@@ -993,6 +1007,8 @@ def main():
                     help="generate a tree of SIZE files (100k, 1M; profile small|mixed|large, default small); "
                     f"repeatable; default {' '.join(DEFAULT_GEN)} unless --tree is given")
     ap.add_argument("--gen-dir", help="where generated trees go (default: the bench's work dir)")
+    ap.add_argument("--trees-image", help="a filesystem image holding --gen-dir's trees, mounted there "
+                    "(loop) only during the trees section")
     ap.add_argument("--keep-trees", action="store_true",
                     help="keep generated trees in --gen-dir and reuse them on the next run")
     ap.add_argument("--tree", action="append", default=[], help="a root generated before (bench/gen_tree.py)")
