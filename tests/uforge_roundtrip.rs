@@ -218,20 +218,7 @@ fn xml_report_round_trips_through_the_receiver() {
     if common::have_tools("uforge_roundtrip (schema check)", &["xmllint"]) {
         let file = r.tmp().join("served.xml");
         fs::write(&file, &report).unwrap();
-        let lint = std::process::Command::new("xmllint")
-            .args(["--noout", "--schema"])
-            .arg(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/docs/uforge-livescan.xsd"
-            ))
-            .arg(&file)
-            .output()
-            .unwrap();
-        assert!(
-            lint.status.success(),
-            "{}",
-            String::from_utf8_lossy(&lint.stderr)
-        );
+        common::xml::assert_valid_by_schema(&file, "the report the receiver served");
     }
     let l = leaves(&report);
     assert_eq!(

@@ -349,19 +349,11 @@ pub fn categorize(path: &[u8], swap_files: &[Vec<u8>]) -> (Category, &'static st
         return (Swap, "active swap file (/proc/swaps)");
     }
     let index = RuleIndex::get();
-    let top = top_component(path);
-    let anchored = index.by_top.get(top).map(Vec::as_slice).unwrap_or_default();
-    // Both lists hold rule numbers in ascending order: merging them visits the candidate
-    // rules in `RULES` order, so the first match is the same as checking every rule.
-    let (mut a, mut b) = (anchored.iter().peekable(), index.anywhere.iter().peekable());
-    loop {
-        let next = match (a.peek(), b.peek()) {
-            (Some(&&x), Some(&&y)) if x < y => a.next(),
-            (Some(_), Some(_)) | (None, Some(_)) => b.next(),
-            (Some(_), None) => a.next(),
-            (None, None) => break,
-        };
-        let Some(&i) = next else { break };
+    let candidates = index
+        .by_top
+        .get(top_component(path))
+        .unwrap_or(&index.anywhere);
+    for &i in candidates {
         let r = &RULES[i];
         if matches(r.pattern, path) {
             return (r.category, r.reason);
@@ -374,10 +366,12 @@ pub fn categorize(path: &[u8], swap_files: &[Vec<u8>]) -> (Category, &'static st
 /// path is checked only against the rules that can match it (perf: checking all of them on
 /// every unowned entry was a visible part of a rescan).
 struct RuleIndex {
-    /// First path component → rule numbers (ascending) of `Exact`, `Under` and
-    /// `PrivateKeyIn` rules anchored below it.
+    /// First path component → the numbers, in `RULES` order, of the rules anchored below it
+    /// together with the rules that match anywhere: checking them in this order gives the
+    /// same first match as checking every rule.
     by_top: std::collections::HashMap<&'static [u8], Vec<usize>>,
-    /// Rules that can match anywhere (`Component`, `Suffix`), ascending.
+    /// The rules that can match anywhere (`Component`, `Suffix`): the candidates of a path
+    /// below a component no rule is anchored at.
     anywhere: Vec<usize>,
 }
 
@@ -385,22 +379,25 @@ impl RuleIndex {
     fn get() -> &'static RuleIndex {
         static INDEX: std::sync::OnceLock<RuleIndex> = std::sync::OnceLock::new();
         INDEX.get_or_init(|| {
+            let anchor = |r: &Rule| match r.pattern {
+                Exact(p) | Under(p) => Some(p),
+                PrivateKeyIn { dir, .. } => Some(dir),
+                Component(_) | Suffix(_) => None,
+            };
+            let anywhere: Vec<usize> = (0..RULES.len())
+                .filter(|&i| anchor(&RULES[i]).is_none())
+                .collect();
             let mut by_top: std::collections::HashMap<&'static [u8], Vec<usize>> =
                 Default::default();
-            let mut anywhere = Vec::new();
             for (i, r) in RULES.iter().enumerate() {
-                let anchor = match r.pattern {
-                    Exact(p) | Under(p) => p,
-                    PrivateKeyIn { dir, .. } => dir,
-                    Component(_) | Suffix(_) => {
-                        anywhere.push(i);
-                        continue;
-                    }
-                };
+                let Some(a) = anchor(r) else { continue };
                 by_top
-                    .entry(top_component(anchor.as_bytes()))
-                    .or_default()
+                    .entry(top_component(a.as_bytes()))
+                    .or_insert_with(|| anywhere.clone())
                     .push(i);
+            }
+            for list in by_top.values_mut() {
+                list.sort_unstable();
             }
             RuleIndex { by_top, anywhere }
         })

@@ -66,3 +66,22 @@ pub fn values<'a>(leaves: &'a [(String, Vec<u8>)], path: &str) -> Vec<&'a [u8]> 
         .map(|(_, v)| v.as_slice())
         .collect()
 }
+
+/// Fails the test unless xmllint accepts `file` as valid by docs/uforge-livescan.xsd
+/// (callers check that xmllint is installed first). `context` is printed on failure.
+pub fn assert_valid_by_schema(file: &std::path::Path, context: &str) {
+    let lint = std::process::Command::new("xmllint")
+        .args(["--noout", "--schema"])
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/docs/uforge-livescan.xsd"
+        ))
+        .arg(file)
+        .output()
+        .unwrap();
+    assert!(
+        lint.status.success(),
+        "xmllint: {}\n{context}",
+        String::from_utf8_lossy(&lint.stderr)
+    );
+}
