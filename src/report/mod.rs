@@ -197,6 +197,42 @@ fn array<W: Write, T: Serialize, I: IntoIterator<Item = T>>(
     w.write_all(if first { b"],\n" } else { b"\n],\n" })
 }
 
+/// The `files` array, serialised in parallel a window of chunks at a time and written in
+/// order: on one core, a host's 350 k entries (100 MB of JSON) took a second while the
+/// other core idled. Same bytes as [`array`] would write.
+fn files_array<W: Write>(w: &mut W, r: &ReportInput) -> io::Result<()> {
+    use rayon::prelude::*;
+    const CHUNK: usize = 2048;
+    const WINDOW: usize = 16 * CHUNK;
+    w.write_all(b"\"files\": [")?;
+    let mut first = true;
+    for window in r.files.chunks(WINDOW) {
+        let parts: Vec<io::Result<Vec<u8>>> = window
+            .par_chunks(CHUNK)
+            .map(|chunk| {
+                let mut buf = Vec::with_capacity(chunk.len() * 320);
+                for f in chunk {
+                    buf.extend_from_slice(b",\n");
+                    serde_json::to_writer(&mut buf, &file_view(f, r))?;
+                }
+                Ok(buf)
+            })
+            .collect();
+        for part in parts {
+            let part = part?;
+            if first {
+                // The first element is not preceded by a comma.
+                w.write_all(b"\n")?;
+                w.write_all(part.get(2..).unwrap_or_default())?;
+                first = false;
+            } else {
+                w.write_all(&part)?;
+            }
+        }
+    }
+    w.write_all(if first { b"],\n" } else { b"\n],\n" })
+}
+
 /// Write the whole report to `w` (buffer it: one `write` per entry otherwise).
 pub fn write_report<W: Write>(w: &mut W, r: &ReportInput) -> io::Result<()> {
     w.write_all(b"{\n")?;
@@ -238,7 +274,7 @@ pub fn write_report<W: Write>(w: &mut W, r: &ReportInput) -> io::Result<()> {
         }),
         false,
     )?;
-    array(w, "files", r.files.iter().map(|f| file_view(f, r)))?;
+    files_array(w, r)?;
     array(w, "errors", r.errors.iter())?;
     field(w, "totals", r.totals, false)?;
     field(w, "verify_cache", r.verify_cache, false)?;

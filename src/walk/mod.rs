@@ -14,6 +14,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::sync::Mutex;
 
+use rayon::slice::ParallelSliceMut;
 use serde::Serialize;
 
 pub use exclude::Excludes;
@@ -187,20 +188,17 @@ pub fn walk(opts: &WalkOptions) -> WalkResult {
         .entries
         .into_inner()
         .unwrap_or_else(|p| p.into_inner());
-    // Exact capacity: on a million entries, growing by doubling would leave up to half of
-    // the largest allocation of the scan unused. Grown in sixteenths (realloc of a large
-    // block remaps, it does not copy) as the batches are moved in and freed: allocated
-    // whole up front, it was held together with every batch, twice the records at once.
+    // Exact capacity, reserved once: growing (by doubling, or in steps) copied the records
+    // again at every step (mimalloc's realloc of a large block copies) and faulted in
+    // fresh pages for each copy. The reservation is address space only: its pages are
+    // touched as the batches move in, while each batch is freed.
     let total = batches.iter().map(Vec::len).sum::<usize>();
-    let step = (total / 16).max(4096);
-    let mut entries: Vec<WalkedEntry> = Vec::new();
+    let mut entries: Vec<WalkedEntry> = Vec::with_capacity(total);
     for batch in batches {
-        if entries.capacity() - entries.len() < batch.len() {
-            entries.reserve_exact(step.max(batch.len()).min(total - entries.len()));
-        }
         entries.extend(batch);
     }
-    entries.sort_unstable_by(|a, b| path_order::cmp(&a.path, &b.path));
+    // In parallel: a serial sort of half a million paths left one core idle for 0.3 s.
+    entries.par_sort_unstable_by(|a, b| path_order::cmp(&a.path, &b.path));
     let mut errors = shared
         .errors
         .into_inner()
