@@ -27,5 +27,6 @@ pub mod scan;
 #[doc(hidden)]
 pub mod shared_fixtures;
 pub mod ship;
+pub mod spare_capacity;
 pub mod uforge;
 pub mod walk;

@@ -436,9 +436,9 @@ pub fn classify(
             .zip(verdicts.par_drain(start..))
             .map(|(e, v)| report_entry(ctx, &index, &hash_result, e, v))
             .collect();
-        // Large blocks: realloc shrinks them in place (mremap) and returns the tail.
-        walked.shrink_to_fit();
-        verdicts.shrink_to_fit();
+        // The drained tail's pages go back now (shrink_to_fit does not with mimalloc).
+        crate::spare_capacity::release(&mut walked);
+        crate::spare_capacity::release(&mut verdicts);
         let mut records =
             Vec::with_capacity(outcomes.iter().filter(|o| o.record.is_some()).count());
         for o in outcomes {
