@@ -249,7 +249,8 @@ pub struct ScanArgs {
     /// Report format
     #[arg(long, value_enum, default_value_t = Format::Json)]
     pub format: Format,
-    /// Worker threads for walking and hashing [default: all cores]
+    /// Worker threads for walking and hashing [default: one per core for hashing, four per
+    /// core (4-32) for the walk, which waits on the disk when the cache is cold]
     #[arg(short = 'j', long, value_name = "N")]
     pub jobs: Option<usize>,
     /// Seconds to wait for a package manager holding its database lock

@@ -75,6 +75,13 @@ pub struct ScanRun {
 /// the scan itself. `own_files` are paths livescan itself writes (never packed).
 pub fn scan_phase(args: &ScanArgs, cfg: &config::Config) -> Result<ScanRun, Exit> {
     let jobs = args.jobs.or(cfg.scan.jobs).unwrap_or(0);
+    // Before any thread exists: on Linux the nice value and the I/O priority belong to
+    // each thread, and a new thread inherits its creator's. Set after the pool was built,
+    // they reached only the main thread, not the workers that do the scan.
+    be_gentle(
+        args.nice.or(cfg.scan.nice),
+        args.ionice_idle || cfg.scan.ionice_idle == Some(true),
+    );
     if let Err(e) = rayon::ThreadPoolBuilder::new()
         .num_threads(jobs)
         .build_global()
@@ -82,10 +89,6 @@ pub fn scan_phase(args: &ScanArgs, cfg: &config::Config) -> Result<ScanRun, Exit
         livescan::errorln!("livescan: thread pool: {e}");
         return Err(Exit::Fatal);
     }
-    be_gentle(
-        args.nice.or(cfg.scan.nice),
-        args.ionice_idle || cfg.scan.ionice_idle == Some(true),
-    );
     if args.root == Path::new("/") && !nix::unistd::geteuid().is_root() {
         log::warn!("not running as root: files only root can read will be reported as errors");
     }
@@ -143,6 +146,8 @@ pub fn scan_phase(args: &ScanArgs, cfg: &config::Config) -> Result<ScanRun, Exit
                 .or(cfg.scan.cache_dir.clone())
                 .unwrap_or_else(|| PathBuf::from(livescan::classify::verify_cache::DEFAULT_DIR))
         }),
+        // `--jobs N` is a promise about CPU; without it the walk may wait on more disks.
+        walk_threads: (jobs == 0).then(scan::default_walk_threads),
     };
     let result = match scan::run(&opts) {
         Ok(r) => r,

@@ -29,6 +29,18 @@ pub struct ScanOptions {
     pub profile: profile::ProfileOptions,
     /// Directory of the verify cache (`--cache-dir`); `None` = `--no-cache`.
     pub cache_dir: Option<PathBuf>,
+    /// Threads of the walk's own pool; `None` = walk on the current rayon pool.
+    pub walk_threads: Option<usize>,
+}
+
+/// Walk threads when `--jobs` is not given: four per core (4 to 32). A cold walk waits
+/// on the disk for every directory and inode block; with two threads on this 2-core test
+/// host a cold host walk took 6.2 s, with eight 5.2 s, and a warm one the same 2.0 s either
+/// way (the walk's CPU is the kernel's, and the threads it adds are idle when the cache is
+/// warm). Hashing does not need more threads: it reads ahead ([`crate::classify::open_ahead`]).
+pub fn default_walk_threads() -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    (cores * 4).clamp(4, 32)
 }
 
 pub struct ScanResult {
@@ -96,10 +108,22 @@ pub fn run(opts: &ScanOptions) -> Result<ScanResult, ScanError> {
         excludes: &excludes,
         skip_mounts: &skip,
     };
+    let walk_pool = opts.walk_threads.and_then(|n| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(n)
+            .thread_name(|i| format!("walk-{i}"))
+            .build()
+            .map_err(|e| log::warn!("walk thread pool of {n}: {e}; walking on the main pool"))
+            .ok()
+    });
     let ((mut walked, walk_s), (db_results, db_s)) = rayon::join(
         || {
             let t = Instant::now();
-            (walk::walk(&walk_opts), t.elapsed().as_secs_f64())
+            let walked = match &walk_pool {
+                Some(pool) => pool.install(|| walk::walk(&walk_opts)),
+                None => walk::walk(&walk_opts),
+            };
+            (walked, t.elapsed().as_secs_f64())
         },
         || {
             let t = Instant::now();
@@ -107,6 +131,7 @@ pub fn run(opts: &ScanOptions) -> Result<ScanResult, ScanError> {
             (r, t.elapsed().as_secs_f64())
         },
     );
+    drop(walk_pool);
     let mut databases = Vec::new();
     let mut database_infos = Vec::new();
     for (db, contents) in dbs.iter().zip(db_results) {

@@ -823,3 +823,73 @@ fn exit_code_db_locked_and_waiting_for_the_lock() {
     let s = r.scan(&["--lock-wait", "0"]);
     assert_eq!(s.code, 4, "lock-frontend held; stderr: {}", s.stderr);
 }
+
+/// The nice value and I/O class of one thread (Linux keeps both per thread).
+fn thread_priorities(pid: u32, tid: &str) -> Option<(i64, i64)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/task/{tid}/stat")).ok()?;
+    // Fields after the command name (which may hold spaces): state is field 3, nice 19.
+    let nice = stat
+        .rsplit_once(')')?
+        .1
+        .split_whitespace()
+        .nth(16)?
+        .parse()
+        .ok()?;
+    const IOPRIO_WHO_PROCESS: libc::c_long = 1;
+    let tid: libc::c_long = tid.parse().ok()?;
+    // SAFETY: ioprio_get takes two integers and reads nothing from our memory.
+    let prio = unsafe { libc::syscall(libc::SYS_ioprio_get, IOPRIO_WHO_PROCESS, tid) };
+    (prio >= 0).then_some((nice, prio >> 13))
+}
+
+#[test]
+fn nice_and_idle_io_reach_every_worker_thread() {
+    if !common::dpkg_tools("nice_and_idle_io_reach_every_worker_thread") {
+        return;
+    }
+    let r = standard_root();
+    // Held, so the scan waits with its thread pool built: every thread can be inspected.
+    let held = fcntl_write_lock(&r.p("/var/lib/dpkg/lock"));
+    let child = r
+        .scan_command(&[
+            "--lock-wait",
+            "60",
+            "--jobs",
+            "3",
+            "--nice",
+            "19",
+            "--ionice-idle",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let tids = loop {
+        let tids: Vec<String> = std::fs::read_dir(format!("/proc/{pid}/task"))
+            .map(|d| {
+                d.filter_map(|e| e.ok())
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        // The main thread and the three workers.
+        if tids.len() >= 4 || Instant::now() > deadline {
+            break tids;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let prios: Vec<_> = tids
+        .iter()
+        .map(|t| (t, thread_priorities(pid, t)))
+        .collect();
+    drop(held);
+    let s = Scan::from_output(child.wait_with_output().unwrap());
+    assert!(tids.len() >= 4, "threads of the waiting scan: {tids:?}");
+    for (tid, p) in &prios {
+        // IOPRIO_CLASS_IDLE = 3
+        assert_eq!(*p, Some((19, 3)), "thread {tid}: (nice, I/O class)");
+    }
+    assert_eq!(s.code, 0, "stderr: {}", s.stderr);
+}

@@ -295,6 +295,18 @@ impl GentleFile {
         }))
     }
 
+    /// Asks the kernel to start reading the first `max` bytes, unless they were cached
+    /// before (then there is nothing to read, and the check stays truthful).
+    pub fn read_ahead(&self, max: u64) {
+        if self.was_cached {
+            return;
+        }
+        let len = self.before.size().min(max);
+        let Ok(len) = i64::try_from(len) else { return };
+        let fd = std::os::fd::AsFd::as_fd(&self.file);
+        let _ = posix_fadvise(fd, 0, len, PosixFadviseAdvice::POSIX_FADV_WILLNEED);
+    }
+
     /// After the last read: `Some(reason)` when the file changed while it was read (size,
     /// mtime, or not as many bytes read as it holds).
     pub fn changed(&self) -> std::io::Result<Option<&'static str>> {
@@ -328,10 +340,14 @@ impl Drop for GentleFile {
 /// Digests, with every algorithm in `algos`, of the regular file at `path`, which the walk
 /// saw with metadata `seen`.
 pub fn hash_file(path: &Path, seen: &Meta, algos: AlgoSet) -> std::io::Result<HashOutcome> {
-    let mut file = match GentleFile::open(path, seen)? {
-        Ok(f) => f,
-        Err(why) => return Ok(HashOutcome::Changed(why)),
-    };
+    match GentleFile::open(path, seen)? {
+        Ok(f) => hash_opened(f, algos),
+        Err(why) => Ok(HashOutcome::Changed(why)),
+    }
+}
+
+/// Digests of a file opened with [`GentleFile::open`].
+pub fn hash_opened(mut file: GentleFile, algos: AlgoSet) -> std::io::Result<HashOutcome> {
     let mut hasher = MultiHasher::new(algos);
     BUF.with(|buf| -> std::io::Result<()> {
         let mut buf = buf.borrow_mut();

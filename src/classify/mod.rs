@@ -9,6 +9,7 @@ pub mod caps;
 pub mod category;
 pub mod digest;
 pub mod md5_multi;
+pub mod open_ahead;
 pub mod prelink;
 pub mod verify;
 pub mod verify_cache;
@@ -346,18 +347,16 @@ pub fn classify(
     let (md5_only, others): (Vec<usize>, Vec<usize>) = (0..jobs.len())
         .filter(|&i| from_cache[i].is_none())
         .partition(|&i| jobs[i].algos == md5_multi::md5_only());
-    let read: Vec<(usize, HashResult)> = others
-        .par_iter()
-        .map(|&i| {
-            let j = &jobs[i];
-            let e = &walked[j.entry];
-            let r = digest::hash_file(&ctx.root.host_path(&e.path), &e.meta, j.algos)
-                .map_err(|e| e.to_string());
-            (i, r)
-        })
-        .collect();
-    for (i, r) in read {
-        hashed[i] = Some(r);
+    let read = open_ahead::hash_each(
+        others.len(),
+        |k| {
+            let e = &walked[jobs[others[k]].entry];
+            (ctx.root.host_path(&e.path), &e.meta)
+        },
+        |k| jobs[others[k]].algos,
+    );
+    for (&i, r) in others.iter().zip(read) {
+        hashed[i] = Some(r.map_err(|e| e.to_string()));
     }
     let md5 = md5_multi::hash_files(md5_multi::Engine::detect(), md5_only.len(), |i| {
         let e = &walked[jobs[md5_only[i]].entry];

@@ -21,7 +21,8 @@ use std::path::PathBuf;
 
 use rayon::prelude::*;
 
-use super::digest::{self, Computed, GentleFile, HashOutcome};
+use super::digest::{Computed, GentleFile, HashOutcome};
+use super::open_ahead::OpenAhead;
 use crate::pkgdb::digest::{AlgoSet, DigestAlgo};
 use crate::walk::Meta;
 
@@ -128,13 +129,7 @@ where
                 .map(|r| r.unwrap_or_else(|| Err(io::Error::other("not hashed"))))
                 .collect()
         }
-        Engine::Scalar => (0..count)
-            .into_par_iter()
-            .map(|i| {
-                let (path, seen) = file(i);
-                digest::hash_file(&path, seen, md5_only())
-            })
-            .collect(),
+        Engine::Scalar => super::open_ahead::hash_each(count, file, |_| md5_only()),
     }
 }
 
@@ -153,15 +148,12 @@ where
 {
     let mut not_opened = Vec::new();
     let mut hashed = Vec::new();
+    let mut ahead = OpenAhead::new(next, count, file);
     lanes::run(
         kernel,
         || loop {
-            let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            if i >= count {
-                return None;
-            }
-            let (path, seen) = file(i);
-            match GentleFile::open(&path, seen) {
+            let (i, opened) = ahead.next_file()?;
+            match opened {
                 Ok(Ok(f)) => return Some((i, f)),
                 Ok(Err(why)) => not_opened.push((i, Ok(HashOutcome::Changed(why)))),
                 Err(e) => not_opened.push((i, Err(e))),
