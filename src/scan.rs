@@ -116,7 +116,7 @@ pub fn run(opts: &ScanOptions) -> Result<ScanResult, ScanError> {
             .map_err(|e| log::warn!("walk thread pool of {n}: {e}; walking on the main pool"))
             .ok()
     });
-    let ((mut walked, walk_s), (db_results, db_s)) = rayon::join(
+    let ((mut walked, walk_s), (indexed, db_s)) = rayon::join(
         || {
             let t = Instant::now();
             let walked = match &walk_pool {
@@ -127,21 +127,34 @@ pub fn run(opts: &ScanOptions) -> Result<ScanResult, ScanError> {
         },
         || {
             let t = Instant::now();
-            let r: Vec<Result<DbContents, DbError>> = dbs.iter().map(|d| d.read(&root)).collect();
-            (r, t.elapsed().as_secs_f64())
+            let read: Result<Vec<DbContents>, DbError> = dbs
+                .iter()
+                .map(|d| {
+                    d.read(&root).map(|mut c| {
+                        // rpm, apk and pacman grow their file lists by appending: drop the
+                        // slack (up to half the list) before it is held through the scan.
+                        c.files.shrink_to_fit();
+                        c
+                    })
+                })
+                .collect();
+            let db_s = t.elapsed().as_secs_f64();
+            // Built while the walk still runs: canonicalising and sorting every packaged
+            // path kept one core busy, the other idle, between the walk and pass 1.
+            let indexed = read.map(|contents| {
+                let index = classify::PathIndex::build(&root, &contents);
+                (contents, index)
+            });
+            (indexed, db_s)
         },
     );
     drop(walk_pool);
-    let mut databases = Vec::new();
-    let mut database_infos = Vec::new();
-    for (db, contents) in dbs.iter().zip(db_results) {
-        let mut contents = contents?;
-        // rpm, apk and pacman grow their file lists by appending: drop the slack (up to
-        // half the list) before it is held through the classification.
-        contents.files.shrink_to_fit();
-        database_infos.push(db_info(db.as_ref(), &contents));
-        databases.push(contents);
-    }
+    let (databases, index) = indexed?;
+    let database_infos: Vec<DatabaseInfo> = dbs
+        .iter()
+        .zip(&databases)
+        .map(|(db, contents)| db_info(db.as_ref(), contents))
+        .collect();
 
     let accounts = Accounts::load(&root);
     let swap_files = swap_files(&root);
@@ -165,6 +178,7 @@ pub fn run(opts: &ScanOptions) -> Result<ScanResult, ScanError> {
         std::mem::take(&mut walked.entries),
         &walked.errors,
         &databases,
+        index,
     );
     let classify_s = t.elapsed().as_secs_f64();
     drop(cache);

@@ -155,7 +155,48 @@ struct IndexRec {
 
 const OWN_PATH: u32 = u32::MAX;
 
+/// [`OwnedIndex`] without its borrow of the databases, so that it can be built while the
+/// walk runs (scan.rs) and handed to [`classify`] with the same databases.
+pub struct PathIndex {
+    recs: Vec<IndexRec>,
+    canonical: Vec<Box<[u8]>>,
+    paths: usize,
+}
+
+impl PathIndex {
+    pub fn build(root: &RootFs, dbs: &[DbContents]) -> PathIndex {
+        let OwnedIndex {
+            recs,
+            canonical,
+            paths,
+            ..
+        } = OwnedIndex::build(root, dbs);
+        PathIndex {
+            recs,
+            canonical,
+            paths,
+        }
+    }
+}
+
 impl<'d> OwnedIndex<'d> {
+    /// The index of `dbs`, which must be the databases `parts` was built from (its records
+    /// are positions in their file lists).
+    fn with_parts(dbs: &'d [DbContents], parts: PathIndex) -> OwnedIndex<'d> {
+        debug_assert!(
+            parts.recs.iter().all(|r| dbs
+                .get(usize::from(r.db))
+                .is_some_and(|d| (r.file as usize) < d.files.len())),
+            "PathIndex used with other databases than its own"
+        );
+        OwnedIndex {
+            dbs,
+            recs: parts.recs,
+            canonical: parts.canonical,
+            paths: parts.paths,
+        }
+    }
+
     fn build(root: &RootFs, dbs: &'d [DbContents]) -> OwnedIndex<'d> {
         let mut resolver = DirResolver::new(root);
         let mut recs = Vec::with_capacity(dbs.iter().map(|d| d.files.len()).sum());
@@ -264,13 +305,15 @@ struct HashJob {
     algos: AlgoSet,
 }
 
+/// `index` is [`PathIndex::build`] of `dbs`.
 pub fn classify(
     ctx: &Context,
     mut walked: Vec<WalkedEntry>,
     walk_errors: &[WalkError],
     dbs: &[DbContents],
+    index: PathIndex,
 ) -> Classification {
-    let index = OwnedIndex::build(ctx.root, dbs);
+    let index = OwnedIndex::with_parts(dbs, index);
     // Directories the walker could not read: their recorded children are not checked.
     let unreadable = Excludes::new(
         walk_errors

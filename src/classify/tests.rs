@@ -53,7 +53,9 @@ fn run_with(
         cache: None,
         scan_start: 0,
     };
-    classify(&ctx, walked.entries, &walked.errors, &[db])
+    let dbs = [db];
+    let index = PathIndex::build(root, &dbs);
+    classify(&ctx, walked.entries, &walked.errors, &dbs, index)
 }
 
 fn changes(c: &Classification) -> Vec<(String, Change)> {
