@@ -10,6 +10,7 @@ pub mod category;
 pub mod digest;
 pub mod md5_multi;
 pub mod open_ahead;
+mod owned_index;
 pub mod prelink;
 pub mod verify;
 pub mod verify_cache;
@@ -20,6 +21,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 pub use category::Category;
+pub use owned_index::PathIndex;
 pub use verify::VerifyFlags;
 
 use crate::accounts::Accounts;
@@ -28,6 +30,7 @@ use crate::pkgdb::digest::AlgoSet;
 use crate::pkgdb::{DbContents, Digest, Marker, Owner, PackagedFile, Presence};
 use crate::rootfs::{DirResolver, RootFs};
 use crate::walk::{Excludes, FileKind, Meta, WalkError, WalkedEntry};
+use owned_index::{IndexRec, OwnedIndex, Records};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -125,173 +128,6 @@ pub struct Classification {
     pub errors: Vec<WalkError>,
     /// What the next scan's verify cache should hold (empty without a cache).
     pub cache_entries: Vec<(verify_cache::Key, digest::Computed)>,
-}
-
-/// The records of one path: (database index, file record), in database order.
-type Records<'d> = Vec<(u16, &'d PackagedFile)>;
-
-/// Index of every packaged path, canonicalised, to the files that record it: the records
-/// sorted by canonical path, looked up by binary search. 12 bytes per packaged file; a
-/// `HashMap<Vec<u8>, Vec<_>>` cost ~170 (a cloned key, a `Vec` per path, the table's slack).
-struct OwnedIndex<'d> {
-    dbs: &'d [DbContents],
-    /// Sorted by key; records of the same path stay in database, then file order.
-    recs: Vec<IndexRec>,
-    /// The canonical paths that are not the record's own path (a directory symlink on the
-    /// way, e.g. `/lib` → `/usr/lib`): few.
-    canonical: Vec<Box<[u8]>>,
-    /// Distinct paths.
-    paths: usize,
-}
-
-#[derive(Clone, Copy)]
-struct IndexRec {
-    db: u16,
-    /// Index into the database's `files`.
-    file: u32,
-    /// Index into `OwnedIndex::canonical`, or [`OWN_PATH`].
-    canonical: u32,
-}
-
-const OWN_PATH: u32 = u32::MAX;
-
-/// [`OwnedIndex`] without its borrow of the databases, so that it can be built while the
-/// walk runs (scan.rs) and handed to [`classify`] with the same databases.
-pub struct PathIndex {
-    recs: Vec<IndexRec>,
-    canonical: Vec<Box<[u8]>>,
-    paths: usize,
-}
-
-impl PathIndex {
-    pub fn build(root: &RootFs, dbs: &[DbContents]) -> PathIndex {
-        let OwnedIndex {
-            recs,
-            canonical,
-            paths,
-            ..
-        } = OwnedIndex::build(root, dbs);
-        PathIndex {
-            recs,
-            canonical,
-            paths,
-        }
-    }
-}
-
-impl<'d> OwnedIndex<'d> {
-    /// The index of `dbs`, which must be the databases `parts` was built from (its records
-    /// are positions in their file lists).
-    fn with_parts(dbs: &'d [DbContents], parts: PathIndex) -> OwnedIndex<'d> {
-        debug_assert!(
-            parts.recs.iter().all(|r| dbs
-                .get(usize::from(r.db))
-                .is_some_and(|d| (r.file as usize) < d.files.len())),
-            "PathIndex used with other databases than its own"
-        );
-        OwnedIndex {
-            dbs,
-            recs: parts.recs,
-            canonical: parts.canonical,
-            paths: parts.paths,
-        }
-    }
-
-    fn build(root: &RootFs, dbs: &'d [DbContents]) -> OwnedIndex<'d> {
-        let mut resolver = DirResolver::new(root);
-        let mut recs = Vec::with_capacity(dbs.iter().map(|d| d.files.len()).sum());
-        let mut canonical = Vec::new();
-        for (i, db) in dbs.iter().enumerate() {
-            let db_idx = u16::try_from(i).unwrap_or(u16::MAX);
-            for (fi, f) in db.files.iter().enumerate() {
-                // More than 4 G records cannot be read into memory anyway.
-                let Ok(file) = u32::try_from(fi) else { break };
-                let c = resolver.canonical(&f.path);
-                let canonical_idx = if c == f.path {
-                    OWN_PATH
-                } else {
-                    canonical.push(c.into_boxed_slice());
-                    u32::try_from(canonical.len() - 1).unwrap_or(OWN_PATH)
-                };
-                recs.push(IndexRec {
-                    db: db_idx,
-                    file,
-                    canonical: canonical_idx,
-                });
-            }
-        }
-        let mut index = OwnedIndex {
-            dbs,
-            recs: Vec::new(),
-            canonical,
-            paths: 0,
-        };
-        // Stable: the records of one path stay in database, then file order.
-        recs.par_sort_by(|a, b| path_order::cmp(index.key(a), index.key(b)));
-        index.paths = recs.chunk_by(|a, b| index.key(a) == index.key(b)).count();
-        index.recs = recs;
-        index
-    }
-
-    fn key<'a>(&'a self, r: &IndexRec) -> &'a [u8] {
-        if r.canonical == OWN_PATH {
-            &self.file(r).path
-        } else {
-            // `canonical` values come from `build`; were one out of range, it would read
-            // as the empty path, which no walked entry has.
-            self.canonical
-                .get(r.canonical as usize)
-                .map_or(&[][..], |c| &c[..])
-        }
-    }
-
-    fn file(&self, r: &IndexRec) -> &'d PackagedFile {
-        &self.dbs[usize::from(r.db)].files[r.file as usize]
-    }
-
-    fn records(&self, group: &[IndexRec]) -> Records<'d> {
-        group.iter().map(|r| (r.db, self.file(r))).collect()
-    }
-
-    /// Position of the first record whose path is not before `path`.
-    fn lower_bound(&self, path: &[u8]) -> usize {
-        self.recs
-            .partition_point(|r| path_order::cmp(self.key(r), path).is_lt())
-    }
-
-    /// The records of `path`, moving `cursor` (at or before them) past them. Called with
-    /// ascending paths, it visits each record once.
-    fn advance(&self, cursor: &mut usize, path: &[u8]) -> &[IndexRec] {
-        while self
-            .recs
-            .get(*cursor)
-            .is_some_and(|r| path_order::cmp(self.key(r), path).is_lt())
-        {
-            *cursor += 1;
-        }
-        let start = *cursor;
-        while self.recs.get(*cursor).is_some_and(|r| self.key(r) == path) {
-            *cursor += 1;
-        }
-        &self.recs[start..*cursor]
-    }
-
-    /// The records of a path, `None` if no database records it.
-    fn get(&self, path: &[u8]) -> Option<Records<'d>> {
-        let start = self.lower_bound(path);
-        let len = self.recs[start..]
-            .iter()
-            .take_while(|r| self.key(r) == path)
-            .count();
-        (len > 0).then(|| self.records(&self.recs[start..start + len]))
-    }
-
-    /// Every path with its records, sorted by path.
-    fn groups(&self) -> impl Iterator<Item = (&[u8], &[IndexRec])> {
-        self.recs
-            .chunk_by(|a, b| self.key(a) == self.key(b))
-            .map(|g| (self.key(&g[0]), g))
-    }
 }
 
 /// What reading one inode gave.
