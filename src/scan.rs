@@ -168,7 +168,6 @@ pub fn run(opts: &ScanOptions) -> Result<ScanResult, ScanError> {
         skipped_mounts: &skip,
         swap_files: &swap_files,
         prelink: prelink.as_ref(),
-        cache: cache.as_ref(),
         scan_start,
     };
     // The walk's records are consumed by the classification (what is reported moves out of
@@ -179,9 +178,9 @@ pub fn run(opts: &ScanOptions) -> Result<ScanResult, ScanError> {
         &walked.errors,
         &databases,
         index,
+        cache,
     );
     let classify_s = t.elapsed().as_secs_f64();
-    drop(cache);
     // Give the memory back before the report and the overlay are written.
     release_free_memory();
     save_cache(&mut cache_info, root_id.as_ref(), &mut classification);

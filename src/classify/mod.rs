@@ -79,9 +79,6 @@ pub struct Context<'a> {
     /// Set when the root uses prelink: size/digest mismatches of ELF files are re-checked
     /// on the un-prelinked content.
     pub prelink: Option<&'a prelink::Prelink>,
-    /// Digests of the previous scan; `None` with `--no-cache` (then nothing is collected
-    /// for the next one either).
-    pub cache: Option<&'a verify_cache::VerifyCache>,
     /// When the scan started (seconds since the epoch): files changed later are not cached.
     pub scan_start: i64,
 }
@@ -141,13 +138,16 @@ struct HashJob {
     algos: AlgoSet,
 }
 
-/// `index` is [`PathIndex::build`] of `dbs`.
+/// `index` is [`PathIndex::build`] of `dbs`. `cache` holds the digests of the previous
+/// scan, `None` with `--no-cache` (then nothing is collected for the next one either); it
+/// is consumed, and freed as soon as it has been looked up.
 pub fn classify(
     ctx: &Context,
     mut walked: Vec<WalkedEntry>,
     walk_errors: &[WalkError],
     dbs: &[DbContents],
     index: PathIndex,
+    cache: Option<verify_cache::VerifyCache>,
 ) -> Classification {
     let index = OwnedIndex::with_parts(dbs, index);
     // Directories the walker could not read: their recorded children are not checked.
@@ -208,23 +208,25 @@ pub fn classify(
         same
     });
     // A file unchanged since the last scan (same lstat key, ctime included) is not read.
-    let from_cache: Vec<Option<&digest::Computed>> = jobs
-        .iter()
-        .map(|j| {
-            ctx.cache
-                .and_then(|c| c.lookup(&walked[j.entry].meta, j.algos))
-        })
-        .collect();
     // One result per job, in the jobs' (inode) order, found by binary search on the
     // inode: a HashMap keyed by inode took about twice the bytes (its power-of-two table).
-    let mut hashed: Vec<Option<HashResult>> = from_cache
+    let mut hashed: Vec<Option<HashResult>> = jobs
         .iter()
-        .map(|cached| cached.map(|c| Ok(digest::HashOutcome::Digests(c.clone()))))
+        .map(|j| {
+            let cached = cache
+                .as_ref()
+                .and_then(|c| c.lookup(&walked[j.entry].meta, j.algos))?;
+            Some(Ok(digest::HashOutcome::Digests(cached.clone())))
+        })
         .collect();
+    let from_cache: Vec<bool> = hashed.iter().map(Option::is_some).collect();
+    let collect_cache = cache.is_some();
+    // Everything it can give is in `hashed` now.
+    drop(cache);
     // What must be read: MD5 alone (dpkg, rpm's md5 packages) goes several files per
     // thread in SIMD lanes; everything else one file per task.
     let (md5_only, others): (Vec<usize>, Vec<usize>) = (0..jobs.len())
-        .filter(|&i| from_cache[i].is_none())
+        .filter(|&i| !from_cache[i])
         .partition(|&i| jobs[i].algos == md5_multi::md5_only());
     let read = open_ahead::hash_each(
         others.len(),
@@ -261,8 +263,8 @@ pub fn classify(
         packaged_paths: index.paths as u64,
         ..Default::default()
     };
-    for (j, cached) in jobs.iter().zip(&from_cache) {
-        if cached.is_some() {
+    for (j, &cached) in jobs.iter().zip(&from_cache) {
+        if cached {
             totals.cached_files += 1;
             totals.cached_bytes += walked[j.entry].meta.size;
         } else {
@@ -286,7 +288,7 @@ pub fn classify(
     // The next scan's cache, while the walk's records are still there (the digests are
     // inline, a clone allocates nothing).
     let mut cache_entries = Vec::new();
-    if ctx.cache.is_some() {
+    if collect_cache {
         for (j, h) in jobs.iter().zip(&hashed) {
             let meta = &walked[j.entry].meta;
             if !verify_cache::cacheable(meta, ctx.scan_start) {

@@ -50,12 +50,11 @@ fn run_with(
         skipped_mounts: &skip,
         swap_files: &[],
         prelink,
-        cache: None,
         scan_start: 0,
     };
     let dbs = [db];
     let index = PathIndex::build(root, &dbs);
-    classify(&ctx, walked.entries, &walked.errors, &dbs, index)
+    classify(&ctx, walked.entries, &walked.errors, &dbs, index, None)
 }
 
 fn changes(c: &Classification) -> Vec<(String, Change)> {
