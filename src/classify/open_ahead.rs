@@ -100,9 +100,20 @@ where
             out
         })
         .collect();
+    in_index_order(count, parts)
+}
+
+/// The outcomes of `count` files from workers' `(index, outcome)` lists, in index order
+/// (an index no worker reported, which cannot happen, reads as an error, not a panic).
+pub fn in_index_order(
+    count: usize,
+    parts: Vec<Vec<(usize, io::Result<HashOutcome>)>>,
+) -> Vec<io::Result<HashOutcome>> {
     let mut all: Vec<Option<io::Result<HashOutcome>>> = (0..count).map(|_| None).collect();
     for (i, r) in parts.into_iter().flatten() {
-        all[i] = Some(r);
+        if let Some(slot) = all.get_mut(i) {
+            *slot = Some(r);
+        }
     }
     all.into_iter()
         .map(|r| r.unwrap_or_else(|| Err(io::Error::other("not hashed"))))

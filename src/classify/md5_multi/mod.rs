@@ -121,13 +121,7 @@ where
                 .into_par_iter()
                 .map(|_| lane_worker(k, &next, count, &file))
                 .collect();
-            let mut out: Vec<Option<io::Result<HashOutcome>>> = (0..count).map(|_| None).collect();
-            for (i, r) in parts.into_iter().flatten() {
-                out[i] = Some(r);
-            }
-            out.into_iter()
-                .map(|r| r.unwrap_or_else(|| Err(io::Error::other("not hashed"))))
-                .collect()
+            super::open_ahead::in_index_order(count, parts)
         }
         Engine::Scalar => super::open_ahead::hash_each(count, file, |_| md5_only()),
     }
