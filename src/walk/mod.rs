@@ -5,18 +5,19 @@
 //! the name from `readdir` *before* anything touches the entry (see [`mounts`]).
 //! Excludes and skipped mounts are matched on whole path components.
 
+mod dir_reader;
 pub mod exclude;
 pub mod mounts;
 pub mod xattr;
 
 use std::fs;
-use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::sync::Mutex;
 
 use rayon::slice::ParallelSliceMut;
 use serde::Serialize;
 
+use dir_reader::DirReader;
 pub use exclude::Excludes;
 
 use crate::path_order;
@@ -234,28 +235,9 @@ fn child_path(dir: &[u8], name: &[u8]) -> Vec<u8> {
     p
 }
 
-/// An `O_PATH` descriptor of a directory, for `fstatat`/`readlinkat` of its entries.
-fn open_dir_path(host: &std::path::Path) -> std::io::Result<std::os::fd::OwnedFd> {
-    use std::os::fd::FromRawFd;
-    let c = std::ffi::CString::new(host.as_os_str().as_bytes())?;
-    // SAFETY: a NUL-terminated path; the returned fd is owned by the OwnedFd below.
-    let fd = unsafe {
-        libc::open(
-            c.as_ptr(),
-            libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC | libc::O_NOFOLLOW,
-        )
-    };
-    if fd < 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    // SAFETY: fd is a fresh descriptor nobody else owns.
-    Ok(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) })
-}
-
 /// `lstat` of `name` inside the directory `dir`.
-fn lstat_at(dir: &std::os::fd::OwnedFd, name: &[u8]) -> std::io::Result<Meta> {
+fn lstat_at(dir: &std::os::fd::OwnedFd, c: &std::ffi::CStr) -> std::io::Result<Meta> {
     use std::os::fd::AsRawFd;
-    let c = std::ffi::CString::new(name)?;
     let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
     // SAFETY: valid fd, NUL-terminated name, and a buffer of the right type.
     let r = unsafe {
@@ -274,9 +256,8 @@ fn lstat_at(dir: &std::os::fd::OwnedFd, name: &[u8]) -> std::io::Result<Meta> {
 }
 
 /// The target of the symlink `name` inside `dir`, any length.
-fn readlink_at(dir: &std::os::fd::OwnedFd, name: &[u8]) -> std::io::Result<Vec<u8>> {
+fn readlink_at(dir: &std::os::fd::OwnedFd, c: &std::ffi::CStr) -> std::io::Result<Vec<u8>> {
     use std::os::fd::AsRawFd;
-    let c = std::ffi::CString::new(name)?;
     let mut buf = vec![0u8; 256];
     loop {
         // SAFETY: the buffer is valid for buf.len() bytes.
@@ -310,27 +291,24 @@ fn walk_dir<'s>(
     dir: Vec<u8>,
 ) {
     let host = opts.root.host_path(&dir);
-    let reader = match fs::read_dir(&host) {
+    // One descriptor for reading the entries and for `fstatat` relative to it: std's
+    // `DirEntry::metadata` falls back to `lstat` of the full path on musl (the shipped
+    // build), which walks every component again for every entry.
+    let mut reader = match DirReader::open(&host) {
         Ok(r) => r,
         Err(e) => return push_error(shared, dir, "readdir", e.to_string()),
     };
-    // Entries are stat'ed relative to this fd: std's `DirEntry::metadata` does that on
-    // glibc but falls back to `lstat` of the full path on musl (the shipped build), which
-    // walks every component again for every entry.
-    let dir_fd = match open_dir_path(&host) {
-        Ok(fd) => fd,
-        Err(e) => return push_error(shared, dir, "readdir", e.to_string()),
-    };
     let mut batch = Vec::new();
-    for item in reader {
-        let entry = match item {
-            Ok(e) => e,
+    while let Some(item) = reader.next_entry() {
+        let range = match item {
+            Ok(r) => r,
             Err(e) => {
                 push_error(shared, dir.clone(), "readdir", e.to_string());
                 break;
             }
         };
-        let path = child_path(&dir, entry.file_name().as_bytes());
+        let name = reader.name(&range);
+        let path = child_path(&dir, name.to_bytes());
         if opts.skip_mounts.contains(&path) {
             continue; // decided from mountinfo; do not even lstat it
         }
@@ -340,9 +318,8 @@ fn walk_dir<'s>(
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             continue;
         }
-        // fstatat relative to the directory fd: no second path lookup.
-        let name = entry.file_name();
-        let meta = match lstat_at(&dir_fd, name.as_bytes()) {
+        let dir_fd = reader.fd();
+        let meta = match lstat_at(dir_fd, name) {
             Ok(m) => m,
             Err(e) => {
                 // Vanished between readdir and lstat: a live system, not an error.
@@ -353,7 +330,7 @@ fn walk_dir<'s>(
             }
         };
         let link_target = if meta.kind == FileKind::Symlink {
-            match readlink_at(&dir_fd, name.as_bytes()) {
+            match readlink_at(dir_fd, name) {
                 Ok(t) => Some(t),
                 Err(e) => {
                     push_error(shared, path.clone(), "readlink", e.to_string());
