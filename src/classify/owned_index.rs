@@ -13,7 +13,8 @@ use crate::rootfs::{DirResolver, RootFs};
 pub(super) type Records<'d> = Vec<(u16, &'d PackagedFile)>;
 
 /// Index of every packaged path, canonicalised, to the files that record it: the records
-/// sorted by canonical path, looked up by binary search. 12 bytes per packaged file; a
+/// sorted by canonical path; the walk is matched against it in one forward pass (a merge
+/// join), single paths by binary search. 12 bytes per packaged file; a
 /// `HashMap<Vec<u8>, Vec<_>>` cost ~170 (a cloned key, a `Vec` per path, the table's slack).
 pub(super) struct OwnedIndex<'d> {
     dbs: &'d [DbContents],
