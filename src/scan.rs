@@ -51,6 +51,7 @@ pub struct ScanResult {
     pub mounts: MountPlan,
     /// One entry per database found, in the same order as `databases`.
     pub database_infos: Vec<DatabaseInfo>,
+    /// Packages and warnings; `files` is emptied once the classification has used it.
     pub databases: Vec<DbContents>,
     pub classification: Classification,
     /// Walk errors plus read errors from classification.
@@ -149,7 +150,7 @@ pub fn run(opts: &ScanOptions) -> Result<ScanResult, ScanError> {
         },
     );
     drop(walk_pool);
-    let (databases, index) = indexed?;
+    let (mut databases, index) = indexed?;
     let database_infos: Vec<DatabaseInfo> = dbs
         .iter()
         .zip(&databases)
@@ -181,10 +182,14 @@ pub fn run(opts: &ScanOptions) -> Result<ScanResult, ScanError> {
         cache,
     );
     let classify_s = t.elapsed().as_secs_f64();
+    // The file records were for the classification; what comes next (profile, report)
+    // needs only the packages. A million of them are ~80 MB, held otherwise until exit.
+    for db in &mut databases {
+        db.files = Vec::new();
+    }
     // Give the memory back before the report and the overlay are written.
     release_free_memory();
     save_cache(&mut cache_info, root_id.as_ref(), &mut classification);
-
     let mut errors = walked.errors;
     errors.extend(classification.errors.iter().cloned());
     errors.sort_by(|a, b| crate::path_order::cmp(&a.path, &b.path));

@@ -321,29 +321,40 @@ fn decode_for(data: &[u8], root: Option<&RootId>) -> Result<VerifyCache, LoadErr
 }
 
 /// The bytes of a cache file for `root` holding `entries` (at most [`MAX_ENTRIES`]).
-pub fn encode<'a>(
-    root: &RootId,
-    entries: impl IntoIterator<Item = (Key, &'a Computed)>,
-) -> Vec<u8> {
-    let mut out = Vec::new();
+/// `entries` is gone through twice: once to size the buffer exactly (grown by doubling,
+/// the last step held the old 32 MB and the new 64 MB at once: the peak of a 1 M-file
+/// scan), once to fill it.
+pub fn encode<'a, I>(root: &RootId, entries: I) -> Vec<u8>
+where
+    I: IntoIterator<Item = (Key, &'a Computed)> + Clone,
+{
+    let path = &root.path[..root.path.len().min(MAX_ROOT_LEN)];
+    let header = MAGIC.len() + 4 + 8 + 8 + 4 + path.len() + 8;
+    let body: usize = entries
+        .clone()
+        .into_iter()
+        .take(MAX_ENTRIES)
+        .map(|(_, c)| {
+            let parts = stored_parts(c);
+            if parts.is_empty() {
+                0
+            } else {
+                ENTRY_FIXED + parts.iter().map(|(_, v)| v.len()).sum::<usize>()
+            }
+        })
+        .sum();
+    let mut out = Vec::with_capacity(header + body + TRAILER);
     out.extend_from_slice(MAGIC);
     out.extend_from_slice(&VERSION.to_le_bytes());
     out.extend_from_slice(&root.dev.to_le_bytes());
     out.extend_from_slice(&root.ino.to_le_bytes());
-    let path = &root.path[..root.path.len().min(MAX_ROOT_LEN)];
     out.extend_from_slice(&(path.len() as u32).to_le_bytes());
     out.extend_from_slice(path);
     let count_at = out.len();
     out.extend_from_slice(&0u64.to_le_bytes());
     let mut count: u64 = 0;
     for (k, c) in entries.into_iter().take(MAX_ENTRIES) {
-        // Only full-length digests of known algorithms, each once: what decode accepts.
-        let mut parts: Vec<(DigestAlgo, &[u8])> = c
-            .parts()
-            .filter(|(a, v)| v.len() == a.output_len())
-            .collect();
-        parts.sort_by_key(|(a, _)| algo_index(*a));
-        parts.dedup_by_key(|(a, _)| *a);
+        let parts = stored_parts(c);
         if parts.is_empty() {
             continue;
         }
@@ -363,7 +374,24 @@ pub fn encode<'a>(
     out[count_at..count_at + 8].copy_from_slice(&count.to_le_bytes());
     let sum = blake3::hash(&out);
     out.extend_from_slice(sum.as_bytes());
+    debug_assert_eq!(
+        out.len(),
+        header + body + TRAILER,
+        "cache size computed exactly"
+    );
     out
+}
+
+/// The digests of `c` a cache file stores: only full-length digests of known algorithms,
+/// each once (what decode accepts), in file order.
+fn stored_parts(c: &Computed) -> Vec<(DigestAlgo, &[u8])> {
+    let mut parts: Vec<(DigestAlgo, &[u8])> = c
+        .parts()
+        .filter(|(a, v)| v.len() == a.output_len())
+        .collect();
+    parts.sort_by_key(|(a, _)| algo_index(*a));
+    parts.dedup_by_key(|(a, _)| *a);
+    parts
 }
 
 /// Write `bytes` as `dir/verify-cache`: a 0600 temporary file in `dir` (created 0700 when
