@@ -96,8 +96,13 @@ fn main() {
         for (name, multi) in [("one file at a time", false), ("multi-buffer", true)] {
             let (t0, c0) = (Instant::now(), cpu_seconds());
             let out: Vec<std::io::Result<HashOutcome>> = if multi {
-                md5_multi::hash_files(Engine::detect(), files.len(), |i| {
-                    (files[i].0.clone(), &files[i].1)
+                livescan::classify::open_ahead::in_index_order(files.len(), |store| {
+                    md5_multi::hash_files(
+                        Engine::detect(),
+                        files.len(),
+                        |i| (files[i].0.clone(), &files[i].1),
+                        store,
+                    )
                 })
             } else {
                 files

@@ -110,7 +110,7 @@ fn added_modified_deleted_and_not_installed() {
             file(
                 "/usr/share/doc/README",
                 Some(md5(b"x")),
-                Presence::NotInstalled("dpkg path-exclude"),
+                Presence::NotInstalled(crate::pkgdb::NotInstalled::DpkgPathExclude),
             ),
             file("/etc/app/old.conf", Some(md5(b"x")), Presence::Optional),
         ],
@@ -328,4 +328,22 @@ fn owned_index_groups_records_by_canonical_path_in_database_order() {
             (b"/usr/lib/x".to_vec(), 2)
         ]
     );
+}
+
+/// The per-entry records held from the walk to the report: a field added to them costs a
+/// million times over on a large host (the 1 M-file bench holds every one of them at once).
+#[test]
+fn per_entry_records_stay_small() {
+    assert!(std::mem::size_of::<Verdict>() <= 12, "Verdict grew");
+    assert!(
+        std::mem::size_of::<WalkedEntry>() <= 120,
+        "WalkedEntry grew: {}",
+        std::mem::size_of::<WalkedEntry>()
+    );
+}
+
+#[test]
+fn packaged_file_records_stay_small() {
+    // 120 bytes with the not-installed reason as a `&'static str`.
+    assert!(std::mem::size_of::<PackagedFile>() <= 96);
 }

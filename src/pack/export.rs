@@ -670,10 +670,10 @@ mod tests {
             .entries
             .iter()
             .map(|e| crate::classify::Classified {
-                path: e.path.clone(),
+                path: e.path.to_vec(),
                 change: crate::classify::Change::Added,
                 meta: Some(e.meta),
-                link_target: e.link_target.clone(),
+                link_target: e.link_target.as_deref().map(<[u8]>::to_vec),
                 verify: None,
                 config: false,
                 marker: None,

@@ -115,13 +115,15 @@ impl Meta {
     }
 }
 
+/// One walked entry. Boxed slices rather than `Vec`s: no capacity word (16 bytes a record,
+/// a million records on a large host), and a walked path never grows.
 #[derive(Debug, Clone)]
 pub struct WalkedEntry {
     /// Absolute path of the scanned system, as bytes.
-    pub path: Vec<u8>,
+    pub path: Box<[u8]>,
     pub meta: Meta,
     /// For symlinks: the target, as stored.
-    pub link_target: Option<Vec<u8>>,
+    pub link_target: Option<Box<[u8]>>,
 }
 
 /// An entry that could not be read (permission, I/O error, vanished mid-walk).
@@ -171,7 +173,7 @@ pub fn walk(opts: &WalkOptions) -> WalkResult {
     match fs::symlink_metadata(&root_host) {
         Ok(m) if m.is_dir() => {
             lock(&shared.entries).push(vec![WalkedEntry {
-                path: b"/".to_vec(),
+                path: Box::from(&b"/"[..]),
                 meta: Meta::from_std(&m),
                 link_target: None,
             }]);
@@ -331,7 +333,7 @@ fn walk_dir<'s>(
         };
         let link_target = if meta.kind == FileKind::Symlink {
             match readlink_at(dir_fd, name) {
-                Ok(t) => Some(t),
+                Ok(t) => Some(t.into_boxed_slice()),
                 Err(e) => {
                     push_error(shared, path.clone(), "readlink", e.to_string());
                     None
@@ -345,7 +347,8 @@ fn walk_dir<'s>(
             scope.spawn(move |s| walk_dir(s, opts, shared, sub));
         }
         batch.push(WalkedEntry {
-            path,
+            // Exact capacity already (child_path): no reallocation.
+            path: path.into_boxed_slice(),
             meta,
             link_target,
         });

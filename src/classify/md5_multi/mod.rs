@@ -108,40 +108,38 @@ pub fn md5_only() -> AlgoSet {
 
 /// MD5 of `count` files, `file(i)` naming the i-th and what the walk saw of it, on the
 /// rayon pool: the same outcomes, file by file, as [`digest::hash_file`] with MD5 alone.
-pub fn hash_files<'a, F>(engine: Engine, count: usize, file: F) -> Vec<io::Result<HashOutcome>>
+/// `store(i, outcome)` is called once per file, from the thread that read it.
+pub fn hash_files<'a, F, S>(engine: Engine, count: usize, file: F, store: S)
 where
     F: Fn(usize) -> (PathBuf, &'a Meta) + Sync,
+    S: Fn(usize, io::Result<HashOutcome>) + Sync,
 {
     match engine {
         #[cfg(target_arch = "x86_64")]
         Engine::Avx2(k) => {
             let next = std::sync::atomic::AtomicUsize::new(0);
-            let parts: Vec<Vec<(usize, io::Result<HashOutcome>)>> = (0
-                ..rayon::current_num_threads())
+            (0..rayon::current_num_threads())
                 .into_par_iter()
-                .map(|_| lane_worker(k, &next, count, &file))
-                .collect();
-            super::open_ahead::in_index_order(count, parts)
+                .for_each(|_| lane_worker(k, &next, count, &file, &store));
         }
-        Engine::Scalar => super::open_ahead::hash_each(count, file, |_| md5_only()),
+        Engine::Scalar => super::open_ahead::hash_each(count, file, |_| md5_only(), store),
     }
 }
 
 /// One thread's share: takes the next file index from `next` whenever a lane is free, so
 /// threads finish together and files are opened in the order given (inode order).
 #[cfg(target_arch = "x86_64")]
-fn lane_worker<'a, K, F>(
+fn lane_worker<'a, K, F, S>(
     kernel: K,
     next: &std::sync::atomic::AtomicUsize,
     count: usize,
     file: &F,
-) -> Vec<(usize, io::Result<HashOutcome>)>
-where
+    store: &S,
+) where
     K: lanes::Kernel<LANES_AVX2>,
     F: Fn(usize) -> (PathBuf, &'a Meta) + Sync,
+    S: Fn(usize, io::Result<HashOutcome>) + Sync,
 {
-    let mut not_opened = Vec::new();
-    let mut hashed = Vec::new();
     let mut ahead = OpenAhead::new(next, count, file);
     lanes::run(
         kernel,
@@ -149,8 +147,8 @@ where
             let (i, opened) = ahead.next_file()?;
             match opened {
                 Ok(Ok(f)) => return Some((i, f)),
-                Ok(Err(why)) => not_opened.push((i, Ok(HashOutcome::Changed(why)))),
-                Err(e) => not_opened.push((i, Err(e))),
+                Ok(Err(why)) => store(i, Ok(HashOutcome::Changed(why))),
+                Err(e) => store(i, Err(e)),
             }
         },
         |i, f: GentleFile, r| {
@@ -160,11 +158,9 @@ where
                     None => HashOutcome::Digests(Computed::md5(md5)),
                 })
             });
-            hashed.push((i, outcome));
+            store(i, outcome);
         },
     );
-    not_opened.extend(hashed);
-    not_opened
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@ use md5::{Digest as _, Md5};
 
 use super::*;
 use crate::classify::digest::hash_file;
+use crate::classify::open_ahead::in_index_order;
 
 /// Fixed-seed generator (xorshift64*): the same cases on every run.
 struct Rng(u64);
@@ -269,7 +270,14 @@ fn files_hash_like_hash_file() {
         .map(|(p, m)| format!("{:?}", hash_file(p, m, algos).map_err(|e| e.kind())))
         .collect();
     for engine in [Engine::detect(), Engine::Scalar] {
-        let got = hash_files(engine, paths.len(), |i| (paths[i].clone(), &metas[i]));
+        let got = in_index_order(paths.len(), |store| {
+            hash_files(
+                engine,
+                paths.len(),
+                |i| (paths[i].clone(), &metas[i]),
+                store,
+            )
+        });
         let got: Vec<String> = got
             .into_iter()
             .map(|r| format!("{:?}", r.map_err(|e| e.kind())))
@@ -313,7 +321,9 @@ fn many_files_across_threads() {
         let m = Meta::from_std(&std::fs::symlink_metadata(&p).unwrap());
         files.push((p, m, oracle(&data)));
     }
-    let got = hash_files(e, files.len(), |i| (files[i].0.clone(), &files[i].1));
+    let got = in_index_order(files.len(), |store| {
+        hash_files(e, files.len(), |i| (files[i].0.clone(), &files[i].1), store)
+    });
     for (r, (p, _, want)) in got.into_iter().zip(&files) {
         let Ok(HashOutcome::Digests(d)) = r else {
             panic!("{}: {r:?}", p.display())

@@ -5,13 +5,14 @@
 use std::path::Path;
 
 use super::fsread::read_capped;
+use crate::pkgdb::NotInstalled;
 use crate::rootfs::RootFs;
 
 /// dpkg reads config lines into a 1 KiB buffer; a config file of 1 MiB is already absurd.
 const MAX_CONFIG_BYTES: u64 = 1 << 20;
 
-pub const REASON_PATH_EXCLUDE: &str = "dpkg path-exclude";
-pub const REASON_LOCALEPURGE: &str = "localepurge";
+pub const REASON_PATH_EXCLUDE: NotInstalled = NotInstalled::DpkgPathExclude;
+pub const REASON_LOCALEPURGE: NotInstalled = NotInstalled::Localepurge;
 
 #[derive(Debug)]
 struct Rule {
@@ -189,7 +190,7 @@ impl PathFilter {
 
     /// Why a listed path (as in the archive, before diversions) was never unpacked, if it
     /// was not. `is_dir`: the package lists something below it.
-    pub fn not_installed(&self, path: &[u8], is_dir: bool) -> Option<&'static str> {
+    pub fn not_installed(&self, path: &[u8], is_dir: bool) -> Option<NotInstalled> {
         if self.path_excluded(path, is_dir) {
             return Some(REASON_PATH_EXCLUDE);
         }

@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use super::*;
-use crate::pkgdb::{Digest, Owner, Package, PackagedFile, Presence, UserRef};
+use crate::pkgdb::{Digest, NotInstalled, Owner, Package, PackagedFile, Presence, UserRef};
 use crate::shared_fixtures::pkgdb_fixture;
 
 fn read_dir_root(dir: &Path) -> Result<DbContents, DbError> {
@@ -480,8 +480,8 @@ fn path_exclude_and_localepurge_mark_files_not_installed() {
     assert!(c.warnings.is_empty(), "{:?}", c.warnings);
     let a = files_of(&c, "a");
     let presence = |p: &str| file(&a, p).presence.clone();
-    let excluded = Presence::NotInstalled("dpkg path-exclude");
-    let purged = Presence::NotInstalled("localepurge");
+    let excluded = Presence::NotInstalled(NotInstalled::DpkgPathExclude);
+    let purged = Presence::NotInstalled(NotInstalled::Localepurge);
     // `/usr/share/doc/*` does not match the directory itself.
     assert_eq!(presence("/usr/share/doc"), Presence::Required);
     assert_eq!(

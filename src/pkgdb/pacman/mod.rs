@@ -13,8 +13,8 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 
 use super::{
-    DbContents, DbError, DbFormat, Digest, DigestAlgo, ExpectedAttrs, Owner, Package, PackageDb,
-    PackagedFile, Presence, UserRef,
+    DbContents, DbError, DbFormat, Digest, DigestAlgo, ExpectedAttrs, NotInstalled, Owner, Package,
+    PackageDb, PackagedFile, Presence, UserRef,
 };
 use crate::rootfs::RootFs;
 
@@ -196,7 +196,7 @@ fn read_package(dir: &Path, conf: &PacmanConf) -> Result<PackageRead, DbError> {
     let mut out = Vec::new();
     let presence = |rel: &[u8]| {
         if conf.not_extracted(rel) {
-            Presence::NotInstalled("pacman NoExtract")
+            Presence::NotInstalled(NotInstalled::PacmanNoExtract)
         } else {
             Presence::Required
         }

@@ -7,7 +7,8 @@ use std::sync::Arc;
 
 use super::header::{tag, Header};
 use crate::pkgdb::{
-    Digest, DigestAlgo, ExpectedAttrs, Marker, Owner, Package, PackagedFile, Presence, UserRef,
+    Digest, DigestAlgo, ExpectedAttrs, Marker, NotInstalled, Owner, Package, PackagedFile,
+    Presence, UserRef,
 };
 
 /// FILEFLAGS bits.
@@ -316,13 +317,11 @@ fn file_list(
         };
         match f.state {
             Some(fstate::NOT_INSTALLED) => {
-                presence = Presence::NotInstalled(
-                    "rpm did not install it (excludedocs or %_install_langs)",
-                );
+                presence = Presence::NotInstalled(NotInstalled::RpmNotInstalled);
                 verify = 0;
             }
             Some(fstate::NETSHARED) => {
-                presence = Presence::NotInstalled("rpm netshared path");
+                presence = Presence::NotInstalled(NotInstalled::RpmNetshared);
                 verify = 0;
             }
             // Replaced by another package's copy: rpm checks only that it exists.
