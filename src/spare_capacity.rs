@@ -35,6 +35,30 @@ pub fn release<T>(v: &mut Vec<T>) {
     }
 }
 
+/// Frees the whole pages of the elements `iter` has already handed out, `start` being its
+/// buffer's first element (`Vec::as_ptr` before `into_iter`): a vector consumed from the
+/// front (a merge join) gives its memory back as it goes, not when it is dropped.
+pub fn release_consumed<T>(start: *const T, iter: &std::vec::IntoIter<T>) {
+    let size = std::mem::size_of::<T>();
+    if size == 0 {
+        return;
+    }
+    // SAFETY: sysconf has no preconditions.
+    let page = usize::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).unwrap_or(4096);
+    let begin = (start as usize).next_multiple_of(page);
+    let end = iter.as_slice().as_ptr() as usize / page * page;
+    if end <= begin || end - begin < MIN_RELEASE {
+        return;
+    }
+    // SAFETY: [begin, end) is whole pages of the iterator's own buffer that lie before
+    // its next element: every element there has been moved out, the iterator never reads
+    // them again, and dropping it frees the buffer without reading it. MADV_DONTNEED only
+    // drops the pages (touching them again faults in zeroed ones).
+    unsafe {
+        libc::madvise(begin as *mut libc::c_void, end - begin, libc::MADV_DONTNEED);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -76,5 +100,33 @@ mod tests {
         let mut z: Vec<()> = vec![(); 10];
         release(&mut z);
         assert_eq!(z.len(), 10);
+    }
+
+    #[test]
+    fn consumed_front_leaves_memory_and_the_rest_stays() {
+        let len = (64 << 20) / 16; // 64 MiB of 16-byte pairs
+        let v: Vec<(u64, Option<Box<u64>>)> = (0..len as u64)
+            .map(|i| (i, (i % 1000 == 0).then(|| Box::new(i))))
+            .collect();
+        let start = v.as_ptr();
+        let mut it = v.into_iter();
+        for (i, (x, b)) in it.by_ref().take(len * 3 / 4).enumerate() {
+            assert_eq!(x, i as u64);
+            assert_eq!(b.map(|b| *b), (i % 1000 == 0).then_some(i as u64));
+        }
+        let before = rss_kib();
+        release_consumed(start, &it);
+        let after = rss_kib();
+        assert!(
+            before.saturating_sub(after) >= 24 << 10,
+            "RSS {before} -> {after} KiB"
+        );
+        // What was not consumed is intact, and dropping the rest (boxes included) is fine.
+        let rest: Vec<u64> = it.map(|(x, _)| x).collect();
+        assert_eq!(rest.len(), len / 4);
+        assert!(rest
+            .iter()
+            .enumerate()
+            .all(|(i, &x)| x == (len * 3 / 4 + i) as u64));
     }
 }

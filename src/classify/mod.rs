@@ -208,25 +208,25 @@ pub fn classify(
         same
     });
     // A file unchanged since the last scan (same lstat key, ctime included) is not read.
-    // One result per job, in the jobs' (inode) order, found by binary search on the
-    // inode: a HashMap keyed by inode took about twice the bytes (its power-of-two table).
-    // Set once, by the cache here or by the hashing worker that read the file.
-    let hashed: Vec<OnceLock<HashResult>> = jobs
-        .iter()
-        .map(|j| {
-            let cached = cache
-                .as_ref()
-                .and_then(|c| c.lookup(&walked[j.entry].meta, j.algos));
-            match cached {
-                Some(c) => OnceLock::from(Ok(digest::HashOutcome::Digests(c.clone()))),
-                None => OnceLock::new(),
-            }
-        })
-        .collect();
-    let from_cache: Vec<bool> = hashed.iter().map(|h| h.get().is_some()).collect();
+    // One result per job, in the jobs' (inode) order (pass 3 finds a file's by binary
+    // search on the inode: a HashMap keyed by inode took about twice the bytes), each set
+    // once: by the cache here or by the hashing worker that read the file.
     let collect_cache = cache.is_some();
-    // Everything it can give is in `hashed` now.
-    drop(cache);
+    let hashed: Vec<OnceLock<HashResult>> = match cache {
+        // Jobs are one per inode, in inode order: in key order, as the cache is.
+        Some(cache) => cache
+            .answers(
+                jobs.iter()
+                    .map(|j| (verify_cache::Key::of(&walked[j.entry].meta), j.algos)),
+            )
+            .map(|cached| match cached {
+                Some(d) => OnceLock::from(Ok(digest::HashOutcome::Digests(d))),
+                None => OnceLock::new(),
+            })
+            .collect(),
+        None => jobs.iter().map(|_| OnceLock::new()).collect(),
+    };
+    let from_cache: Vec<bool> = hashed.iter().map(|h| h.get().is_some()).collect();
     // What must be read: MD5 alone (dpkg, rpm's md5 packages) goes several files per
     // thread in SIMD lanes; everything else one file per task.
     let (md5_only, others): (Vec<usize>, Vec<usize>) = (0..jobs.len())
@@ -301,7 +301,9 @@ pub fn classify(
     let mut errors = Vec::new();
     // The next scan's cache, collected here rather than from the hash results before this
     // pass: held beside the walk's records it was the peak of a 1 M-file scan (48 MB).
-    let mut cache_entries = Vec::new();
+    // At most one per job but for hardlinks: reserved, as growing by doubling held the
+    // old and the new buffer at once (24 + 48 MB at 500 k entries).
+    let mut cache_entries = Vec::with_capacity(if collect_cache { jobs.len() } else { 0 });
     let mut verdicts = verdicts;
     while !walked.is_empty() {
         let start = walked.len().saturating_sub(CHUNK);

@@ -150,6 +150,49 @@ impl VerifyCache {
         algos.iter().all(|a| c.get(a).is_some()).then_some(c)
     }
 
+    /// The cache consumed by a merge join with `queries` (key and algorithms), which must
+    /// come sorted by key, strictly ascending (the hash jobs do: one per inode, in inode
+    /// order): for each query, in order, its digests moved out of the cache if the cache
+    /// holds every algorithm asked for, `None` otherwise. Unsorted queries give misses (a
+    /// file read again), never another file's digests.
+    ///
+    /// The pages of the entries gone through are handed back as it goes: the cache and
+    /// the results it fills were held at once, the peak of a rescan (48 + 28 MB on a 1 M-
+    /// file tree).
+    pub fn answers<Q>(self, queries: Q) -> impl Iterator<Item = Option<Computed>>
+    where
+        Q: Iterator<Item = (Key, AlgoSet)>,
+    {
+        /// Release the entries gone through every this many (~6 MB).
+        const RELEASE_EVERY: usize = 1 << 16;
+        let start = self.entries.as_ptr();
+        let mut entries = self.entries.into_iter();
+        let mut since_release = 0;
+        queries.map(move |(key, algos)| {
+            let mut answer = None;
+            while let Some((k, _)) = entries.as_slice().first() {
+                if *k > key {
+                    break;
+                }
+                let exact = *k == key;
+                since_release += 1;
+                if let Some((_, c)) = entries.next() {
+                    if exact && algos.iter().all(|a| c.get(a).is_some()) {
+                        answer = Some(c);
+                    }
+                }
+                if exact {
+                    break;
+                }
+            }
+            if since_release >= RELEASE_EVERY {
+                crate::spare_capacity::release_consumed(start, &entries);
+                since_release = 0;
+            }
+            answer
+        })
+    }
+
     /// Read `path`; anything but a whole, intact file for `root` is an error.
     pub fn load(path: &Path, root: &RootId) -> Result<VerifyCache, LoadError> {
         let file = match fs::File::open(path) {
@@ -617,5 +660,50 @@ mod tests {
             VerifyCache::load(&d.join("none"), &root()),
             Err(LoadError::Absent)
         ));
+    }
+
+    #[test]
+    fn answers_move_out_exact_matches_only() {
+        let mut md5_alg = AlgoSet::default();
+        md5_alg.insert(DigestAlgo::Md5);
+        let mut sha_alg = AlgoSet::default();
+        sha_alg.insert(DigestAlgo::Sha256);
+        let entries: Vec<(Key, Computed)> = (1..=200_000u64)
+            .map(|ino| (key(ino), md5((ino % 251) as u8)))
+            .collect();
+        let bytes = encode(&root(), entries.iter().map(|(k, v)| (*k, v)));
+        // Every third inode asked for, one with a moved ctime, one with another algorithm,
+        // one the cache never saw; past 65,536 entries those gone through are released.
+        let mut queries: Vec<(Key, AlgoSet)> = (1..=200_000u64)
+            .step_by(3)
+            .map(|ino| (key(ino), md5_alg))
+            .collect();
+        queries[10].0.ctime_nsec += 1;
+        queries[11].1 = sha_alg;
+        queries.push((key(300_000), md5_alg));
+        let got: Vec<Option<Computed>> = decode(&bytes, &root())
+            .unwrap()
+            .answers(queries.iter().copied())
+            .collect();
+        assert_eq!(got.len(), queries.len());
+        for (i, (c, (k, _))) in got.iter().zip(&queries).enumerate() {
+            if i == 10 || i == 11 || i == queries.len() - 1 {
+                assert_eq!(c, &None, "query {i}");
+            } else {
+                assert_eq!(c.as_ref(), Some(&md5((k.ino % 251) as u8)), "query {i}");
+            }
+        }
+        // Out of order: misses, never another file's digests.
+        let shuffled = [key(9), key(4), key(7), key(8)];
+        let got: Vec<Option<Computed>> = decode(&bytes, &root())
+            .unwrap()
+            .answers(shuffled.iter().map(|k| (*k, md5_alg)))
+            .collect();
+        for (c, k) in got.iter().zip(&shuffled) {
+            if let Some(c) = c {
+                assert_eq!(c, &md5((k.ino % 251) as u8));
+            }
+        }
+        assert!(got[0].is_some() && got[1].is_none() && got[2].is_none());
     }
 }
