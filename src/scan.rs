@@ -190,6 +190,7 @@ pub fn run(opts: &ScanOptions) -> Result<ScanResult, ScanError> {
     // Give the memory back before the report and the overlay are written.
     release_free_memory();
     save_cache(&mut cache_info, root_id.as_ref(), &mut classification);
+
     let mut errors = walked.errors;
     errors.extend(classification.errors.iter().cloned());
     errors.sort_by(|a, b| crate::path_order::cmp(&a.path, &b.path));

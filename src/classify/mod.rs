@@ -184,6 +184,7 @@ pub fn classify(
         }
         all
     };
+
     // Pass 2: hash each needed inode once, in parallel, in inode order for locality.
     let mut jobs: Vec<HashJob> = verdicts
         .iter()
@@ -280,6 +281,7 @@ pub fn classify(
             totals.hashed_bytes += walked[j.entry].meta.size;
         }
     }
+
     // Recorded paths that the walk did not find (before the loop below consumes the walk).
     // The index is sorted by path, so these are too.
     let groups: Vec<(&[u8], &[IndexRec])> = index.groups().collect();
@@ -291,6 +293,7 @@ pub fn classify(
                 .is_err()
         })
         .collect();
+
     // Pass 3: the report records, in parallel, one chunk of `CHUNK` entries at a time
     // from the end: the walk's records are drained and their memory handed back while the
     // report's grow by as much, so the two never peak together (they were the two largest
@@ -348,12 +351,14 @@ pub fn classify(
         }
         chunks.push(records);
     }
+
     drop(hashed);
     drop(verdicts);
     drop(walked);
     // In the cache file's order; a hardlinked inode was reached by each of its paths.
     cache_entries.par_sort_unstable_by_key(|(k, _)| *k);
     cache_entries.dedup_by_key(|(k, _)| *k);
+
     let mut deleted = Vec::new();
     for (path, group) in missing {
         if ctx.excludes.covers(path) || ctx.skipped_mounts.covers(path) || unreadable.covers(path) {
