@@ -6,6 +6,9 @@
 //! when it shrinks by more: the tail stayed resident, and each halving briefly held both
 //! copies (the 1 M-file scan's peak, 473 MiB). `madvise(MADV_DONTNEED)` frees the tail's
 //! pages where they are; the capacity stays reserved, and is never read again.
+//!
+//! The same for a vector consumed from the front by its owning iterator (the verify
+//! cache's merge join with the hash jobs): the pages of the elements handed out go back.
 
 /// Below this, a release is not worth the system call.
 const MIN_RELEASE: usize = 1 << 20;
@@ -14,46 +17,46 @@ const MIN_RELEASE: usize = 1 << 20;
 /// capacity and its contents; the spare capacity reads as zeros if it is ever written
 /// and read again (it is uninitialised memory to Rust either way).
 pub fn release<T>(v: &mut Vec<T>) {
-    let size = std::mem::size_of::<T>();
-    if size == 0 {
+    if std::mem::size_of::<T>() == 0 {
         return;
     }
-    // SAFETY: sysconf has no preconditions.
-    let page = usize::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).unwrap_or(4096);
     let base = v.as_mut_ptr() as usize;
-    let start = (base + v.len() * size).next_multiple_of(page);
-    let end = (base + v.capacity() * size) / page * page;
-    if end <= start || end - start < MIN_RELEASE {
-        return;
-    }
-    // SAFETY: [start, end) is whole pages inside the vector's own allocation, past its
-    // last element: no live value is there, and nothing else uses that memory (the
-    // allocator hands the block out whole). MADV_DONTNEED only drops the pages; later
-    // touches fault in zeroed ones.
-    unsafe {
-        libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_DONTNEED);
-    }
+    let size = std::mem::size_of::<T>();
+    // SAFETY: the range is the vector's own allocation past its last element: no live
+    // value is there, and nothing else uses that memory (the allocator hands the block
+    // out whole).
+    unsafe { drop_pages(base + v.len() * size, base + v.capacity() * size) }
 }
 
 /// Frees the whole pages of the elements `iter` has already handed out, `start` being its
 /// buffer's first element (`Vec::as_ptr` before `into_iter`): a vector consumed from the
 /// front (a merge join) gives its memory back as it goes, not when it is dropped.
 pub fn release_consumed<T>(start: *const T, iter: &std::vec::IntoIter<T>) {
-    let size = std::mem::size_of::<T>();
-    if size == 0 {
+    if std::mem::size_of::<T>() == 0 {
         return;
     }
+    // SAFETY: the range is the iterator's own buffer before its next element: every
+    // element there has been moved out, the iterator never reads them again, and
+    // dropping it frees the buffer without reading it.
+    unsafe { drop_pages(start as usize, iter.as_slice().as_ptr() as usize) }
+}
+
+/// `MADV_DONTNEED` on the whole pages inside `[start, end)`, when they are worth a system
+/// call. The pages read as zeros if touched again.
+///
+/// # Safety
+/// Nothing may read the bytes of `[start, end)` as values afterwards, and the range must
+/// lie inside one allocation of the caller's.
+unsafe fn drop_pages(start: usize, end: usize) {
     // SAFETY: sysconf has no preconditions.
     let page = usize::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).unwrap_or(4096);
-    let begin = (start as usize).next_multiple_of(page);
-    let end = iter.as_slice().as_ptr() as usize / page * page;
+    let begin = start.next_multiple_of(page);
+    let end = end / page * page;
     if end <= begin || end - begin < MIN_RELEASE {
         return;
     }
-    // SAFETY: [begin, end) is whole pages of the iterator's own buffer that lie before
-    // its next element: every element there has been moved out, the iterator never reads
-    // them again, and dropping it frees the buffer without reading it. MADV_DONTNEED only
-    // drops the pages (touching them again faults in zeroed ones).
+    // SAFETY: whole pages inside the caller's allocation, holding nothing that is read
+    // again (the caller's promise). MADV_DONTNEED only drops them.
     unsafe {
         libc::madvise(begin as *mut libc::c_void, end - begin, libc::MADV_DONTNEED);
     }

@@ -142,7 +142,8 @@ impl VerifyCache {
     }
 
     /// The digests of this file if the cache holds every algorithm in `algos` for exactly
-    /// this `lstat`.
+    /// this `lstat`. The tests' view of single entries; a scan asks with [`Self::answers`].
+    #[cfg(test)]
     pub fn lookup(&self, m: &Meta, algos: AlgoSet) -> Option<&Computed> {
         let key = Key::of(m);
         let i = self.entries.binary_search_by(|(k, _)| k.cmp(&key)).ok()?;
@@ -365,8 +366,8 @@ fn decode_for(data: &[u8], root: Option<&RootId>) -> Result<VerifyCache, LoadErr
 
 /// The bytes of a cache file for `root` holding `entries` (at most [`MAX_ENTRIES`]).
 /// `entries` is gone through twice: once to size the buffer exactly (grown by doubling,
-/// the last step held the old 32 MB and the new 64 MB at once: the peak of a 1 M-file
-/// scan), once to fill it.
+/// for the 1 M-file tree's 500 k entries its last step held the old 32 MB and the new
+/// 64 MB at once), once to fill it.
 pub fn encode<'a, I>(root: &RootId, entries: I) -> Vec<u8>
 where
     I: IntoIterator<Item = (Key, &'a Computed)> + Clone,
