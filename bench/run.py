@@ -753,13 +753,18 @@ def tree_dir(gen_dir, files, profile):
     return os.path.join(gen_dir, f"{short_count(files)}-{profile}")
 
 
+def tree_params(files, profile):
+    """What a tree's marker file records (gen_tree.py's inputs)."""
+    return {"files": files, "profile": profile, "seed": 1}
+
+
 def reusable(tree, files, profile):
     """Whether --keep-trees left a tree with these parameters at `tree`."""
     marker = tree + ".json"
     if not (os.path.isdir(tree) and os.path.exists(marker)):
         return False
     with open(marker) as f:
-        return json.load(f) == {"files": files, "profile": profile, "seed": 1}
+        return json.load(f) == tree_params(files, profile)
 
 
 def generate(b, files, profile):
@@ -767,7 +772,7 @@ def generate(b, files, profile):
     parameters): (dir, seconds it took to generate, or None when reused)."""
     tree = tree_dir(b.args.gen_dir, files, profile)
     marker = tree + ".json"
-    params = {"files": files, "profile": profile, "seed": 1}
+    params = tree_params(files, profile)
     if reusable(tree, files, profile):
         log(f"trees: reusing {tree}")
         return tree, None
