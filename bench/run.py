@@ -749,33 +749,22 @@ def gen_space_problem(dest_parent, files, profile):
     return None
 
 
-def tree_dir(gen_dir, files, profile):
-    return os.path.join(gen_dir, f"{short_count(files)}-{profile}")
-
-
-def tree_params(files, profile):
-    """What a tree's marker file records (gen_tree.py's inputs)."""
-    return {"files": files, "profile": profile, "seed": 1}
-
-
-def reusable(tree, files, profile):
-    """Whether --keep-trees left a tree with these parameters at `tree`."""
-    marker = tree + ".json"
-    if not (os.path.isdir(tree) and os.path.exists(marker)):
-        return False
-    with open(marker) as f:
-        return json.load(f) == tree_params(files, profile)
-
-
 def generate(b, files, profile):
-    """A tree made here (or reused from --gen-dir when --keep-trees left one with the same
-    parameters): (dir, seconds it took to generate, or None when reused)."""
-    tree = tree_dir(b.args.gen_dir, files, profile)
+    """A tree made here, or reused from --gen-dir when --keep-trees left one with the same
+    parameters: (dir, seconds it took to generate or None when reused, None), or
+    (None, None, why not) when there is no room to generate it. A kept tree is not checked
+    for room: it already takes it (the check refused a kept 3 M-file tree for its own bytes)."""
+    tree = os.path.join(b.args.gen_dir, f"{short_count(files)}-{profile}")
     marker = tree + ".json"
-    params = tree_params(files, profile)
-    if reusable(tree, files, profile):
-        log(f"trees: reusing {tree}")
-        return tree, None
+    params = {"files": files, "profile": profile, "seed": 1}
+    if os.path.isdir(tree) and os.path.exists(marker):
+        with open(marker) as f:
+            if json.load(f) == params:
+                log(f"trees: reusing {tree}")
+                return tree, None, None
+    why = gen_space_problem(b.args.gen_dir, files, profile)
+    if why:
+        return None, None, why
     shutil.rmtree(tree, ignore_errors=True)
     log(f"trees: generating {files:,} files ({profile}) in {tree}")
     t0 = time.monotonic()
@@ -783,7 +772,7 @@ def generate(b, files, profile):
                     "--profile", profile, "--progress"], check=True, stdout=subprocess.DEVNULL)
     with open(marker, "w") as f:
         json.dump(params, f)
-    return tree, time.monotonic() - t0
+    return tree, time.monotonic() - t0, None
 
 
 def scan_tree(b, tree, label, profile, files):
@@ -833,14 +822,10 @@ def section_trees_mounted(b):
     notes = []
     for files, profile in gens:
         label = f"{short_count(files)} {profile}"
-        # A tree kept from an earlier run needs no space: it is already there (the check
-        # refused a kept 3 M-file tree for the inodes it holds itself).
-        why = None if reusable(tree_dir(args.gen_dir, files, profile), files, profile) \
-            else gen_space_problem(args.gen_dir, files, profile)
+        tree, gen_s, why = generate(b, files, profile)
         if why:
             notes.append(f"- {label}: skipped, {why}.")
             continue
-        tree, gen_s = generate(b, files, profile)
         need = f"~{gen_tree.estimate(profile, files) / 2**30:.1f} GiB estimated"
         used = subprocess.run(["du", "-s", "-B1", tree], capture_output=True, text=True).stdout.split()
         used = f", {int(used[0]) / 2**30:.2f} GiB on disk (du)" if used else ""
