@@ -13,6 +13,7 @@ pub mod config;
 pub mod exit_code;
 #[doc(hidden)]
 pub mod fuzz_targets;
+pub mod huge_pages;
 pub mod journal;
 pub mod lock;
 pub mod pack;

@@ -41,6 +41,7 @@ fn main() -> ExitCode {
         });
     }
     logger.init();
+    livescan::huge_pages::disable();
     let cli = Cli::parse();
     if let Command::Config(ConfigCommand::Check) = cli.command {
         return commands::config_check::run(cli.config.as_deref()).into();

@@ -131,12 +131,20 @@ pub struct Classification {
 /// What reading one inode gave.
 type HashResult = Result<digest::HashOutcome, String>;
 
-/// What must be hashed for one walked, owned regular file.
+/// What must be hashed for one walked, owned regular file. 24 bytes (one per hashed
+/// file, held through hashing): the walk's index fits in 32 bits, as no 4 G records fit in
+/// memory.
 struct HashJob {
-    entry: usize,
+    entry: u32,
+    algos: AlgoSet,
     dev: u64,
     ino: u64,
-    algos: AlgoSet,
+}
+
+impl HashJob {
+    fn entry(&self) -> usize {
+        self.entry as usize
+    }
 }
 
 /// `index` is [`PathIndex::build`] of `dbs`. `cache` holds the digests of the previous
@@ -191,7 +199,7 @@ pub fn classify(
         .enumerate()
         .filter_map(|(i, v)| match v {
             Verdict::Owned { hash, .. } if !hash.is_empty() => Some(HashJob {
-                entry: i,
+                entry: u32::try_from(i).ok()?,
                 dev: walked[i].meta.dev,
                 ino: walked[i].meta.ino,
                 algos: *hash,
@@ -218,7 +226,7 @@ pub fn classify(
         Some(cache) => cache
             .answers(
                 jobs.iter()
-                    .map(|j| (verify_cache::Key::of(&walked[j.entry].meta), j.algos)),
+                    .map(|j| (verify_cache::Key::of(&walked[j.entry()].meta), j.algos)),
             )
             .map(|cached| match cached {
                 Some(d) => OnceLock::from(Ok(digest::HashOutcome::Digests(d))),
@@ -240,7 +248,7 @@ pub fn classify(
     open_ahead::hash_each(
         others.len(),
         |k| {
-            let e = &walked[jobs[others[k]].entry];
+            let e = &walked[jobs[others[k]].entry()];
             (ctx.root.host_path(&e.path), &e.meta)
         },
         |k| jobs[others[k]].algos,
@@ -250,7 +258,7 @@ pub fn classify(
         md5_multi::Engine::detect(),
         md5_only.len(),
         |k| {
-            let e = &walked[jobs[md5_only[k]].entry];
+            let e = &walked[jobs[md5_only[k]].entry()];
             (ctx.root.host_path(&e.path), &e.meta)
         },
         |k, r| store(md5_only[k], r),
@@ -275,10 +283,10 @@ pub fn classify(
     for (j, &cached) in jobs.iter().zip(&from_cache) {
         if cached {
             totals.cached_files += 1;
-            totals.cached_bytes += walked[j.entry].meta.size;
+            totals.cached_bytes += walked[j.entry()].meta.size;
         } else {
             totals.hashed_files += 1;
-            totals.hashed_bytes += walked[j.entry].meta.size;
+            totals.hashed_bytes += walked[j.entry()].meta.size;
         }
     }
 

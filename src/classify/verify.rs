@@ -150,7 +150,7 @@ pub fn check_attrs(
         {
             false
         } else if is_dev(disk_type) {
-            meta.rdev & 0xffff == u64::from(rdev & 0xffff)
+            meta.rdev & 0xffff == rdev & 0xffff
         } else {
             true
         };

@@ -312,10 +312,10 @@ fn file_view<'a>(f: &'a Classified, r: &'a ReportInput) -> FileView<'a> {
         mtime_nsec: m.map(|m| m.mtime_nsec),
         nlink: m
             .filter(|m| m.kind != FileKind::Dir && m.nlink > 1)
-            .map(|m| m.nlink),
+            .map(|m| u64::from(m.nlink)),
         rdev: m
             .filter(|m| matches!(m.kind, FileKind::CharDevice | FileKind::BlockDevice))
-            .map(|m| m.rdev),
+            .map(|m| u64::from(m.rdev)),
         link_target: f.link_target.clone(),
         verify: match f.change {
             Change::Deleted => Some("missing".to_string()),
