@@ -169,6 +169,14 @@ impl Computed {
             .map(Digest::value)
     }
 
+    /// The MD5, if that is the one digest held (a dpkg host's every file).
+    pub fn md5_alone(&self) -> Option<[u8; 16]> {
+        match &self.0 {
+            Parts::One(d) if d.algo == DigestAlgo::Md5 => d.value().try_into().ok(),
+            _ => None,
+        }
+    }
+
     /// Digests read back from the verify cache (one value per algorithm, full length).
     pub fn from_parts(parts: Vec<(DigestAlgo, Vec<u8>)>) -> Computed {
         let mut digests: Vec<Digest> = parts
