@@ -8,17 +8,19 @@
 mod dir_reader;
 pub mod exclude;
 pub mod mounts;
+mod order;
 pub mod xattr;
 
 use std::fs;
 use std::os::unix::fs::MetadataExt;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::Mutex;
 
-use rayon::slice::ParallelSliceMut;
 use serde::Serialize;
 
 use dir_reader::DirReader;
 pub use exclude::Excludes;
+use order::Batch;
 
 use crate::path_order;
 use crate::rootfs::RootFs;
@@ -153,15 +155,21 @@ pub struct WalkResult {
 }
 
 struct Shared {
-    entries: Mutex<Vec<Vec<WalkedEntry>>>,
+    /// Each directory's entries, with the id its parent gave it.
+    batches: Mutex<Vec<(u32, Batch)>>,
+    next_batch: AtomicU32,
     errors: Mutex<Vec<WalkError>>,
-    excluded: std::sync::atomic::AtomicU64,
+    excluded: AtomicU64,
 }
+
+/// Batch id of the root directory.
+const ROOT_BATCH: u32 = 0;
 
 /// Walk the whole root. Runs on the current rayon pool; never follows symlinks.
 pub fn walk(opts: &WalkOptions) -> WalkResult {
     let shared = Shared {
-        entries: Mutex::new(Vec::new()),
+        batches: Mutex::new(Vec::new()),
+        next_batch: AtomicU32::new(ROOT_BATCH + 1),
         errors: Mutex::new(Vec::new()),
         excluded: Default::default(),
     };
@@ -172,14 +180,15 @@ pub fn walk(opts: &WalkOptions) -> WalkResult {
         };
     }
     let root_host = opts.root.root().to_path_buf();
+    let mut root_entry = None;
     match fs::symlink_metadata(&root_host) {
         Ok(m) if m.is_dir() => {
-            lock(&shared.entries).push(vec![WalkedEntry {
+            root_entry = Some(WalkedEntry {
                 path: Box::from(&b"/"[..]),
                 meta: Meta::from_std(&m),
                 link_target: None,
-            }]);
-            rayon::scope(|s| walk_dir(s, opts, &shared, b"/".to_vec()));
+            });
+            rayon::scope(|s| walk_dir(s, opts, &shared, b"/".to_vec(), ROOT_BATCH));
         }
         Ok(_) => push_error(
             &shared,
@@ -190,20 +199,13 @@ pub fn walk(opts: &WalkOptions) -> WalkResult {
         Err(e) => push_error(&shared, b"/".to_vec(), "lstat", e.to_string()),
     }
     let batches = shared
-        .entries
+        .batches
         .into_inner()
         .unwrap_or_else(|p| p.into_inner());
-    // Exact capacity, reserved once: growing (by doubling, or in steps) copied the records
-    // again at every step (mimalloc's realloc of a large block copies) and faulted in
-    // fresh pages for each copy. The reservation is address space only: its pages are
-    // touched as the batches move in, while each batch is freed.
-    let total = batches.iter().map(Vec::len).sum::<usize>();
-    let mut entries: Vec<WalkedEntry> = Vec::with_capacity(total);
-    for batch in batches {
-        entries.extend(batch);
-    }
-    // In parallel: a serial sort of half a million paths left one core idle for 0.3 s.
-    entries.par_sort_unstable_by(|a, b| path_order::cmp(&a.path, &b.path));
+    let total = batches.iter().map(|(_, b)| b.entries.len()).sum::<usize>()
+        + usize::from(root_entry.is_some());
+    let entries = order::in_path_order(root_entry, ROOT_BATCH, batches, total);
+    debug_assert!(entries.is_sorted_by(|a, b| path_order::cmp(&a.path, &b.path).is_lt()));
     let mut errors = shared
         .errors
         .into_inner()
@@ -293,6 +295,7 @@ fn walk_dir<'s>(
     opts: &'s WalkOptions<'s>,
     shared: &'s Shared,
     dir: Vec<u8>,
+    id: u32,
 ) {
     let host = opts.root.host_path(&dir);
     // One descriptor for reading the entries and for `fstatat` relative to it: std's
@@ -303,6 +306,7 @@ fn walk_dir<'s>(
         Err(e) => return push_error(shared, dir, "readdir", e.to_string()),
     };
     let mut batch = Vec::new();
+    let mut children = Vec::new();
     while let Some(item) = reader.next_entry() {
         let range = match item {
             Ok(r) => r,
@@ -317,9 +321,7 @@ fn walk_dir<'s>(
             continue; // decided from mountinfo; do not even lstat it
         }
         if opts.excludes.contains(&path) {
-            shared
-                .excluded
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            shared.excluded.fetch_add(1, Ordering::Relaxed);
             continue;
         }
         let dir_fd = reader.fd();
@@ -346,7 +348,9 @@ fn walk_dir<'s>(
         };
         if meta.kind == FileKind::Dir {
             let sub = path.clone();
-            scope.spawn(move |s| walk_dir(s, opts, shared, sub));
+            let child = shared.next_batch.fetch_add(1, Ordering::Relaxed);
+            children.push(child);
+            scope.spawn(move |s| walk_dir(s, opts, shared, sub, child));
         }
         batch.push(WalkedEntry {
             // Exact capacity already (child_path): no reallocation.
@@ -356,6 +360,13 @@ fn walk_dir<'s>(
         });
     }
     if !batch.is_empty() {
-        lock(&shared.entries).push(batch);
+        lock(&shared.batches).push((
+            id,
+            Batch {
+                dir,
+                entries: batch,
+                children,
+            },
+        ));
     }
 }
