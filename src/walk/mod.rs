@@ -222,9 +222,7 @@ pub fn walk(opts: &WalkOptions) -> WalkResult {
         .batches
         .into_inner()
         .unwrap_or_else(|p| p.into_inner());
-    let total = batches.iter().map(|(_, b)| b.entries.len()).sum::<usize>()
-        + usize::from(root_entry.is_some());
-    let entries = order::in_path_order(root_entry, ROOT_BATCH, batches, total);
+    let entries = order::in_path_order(root_entry, ROOT_BATCH, batches);
     debug_assert!(entries.is_sorted_by(|a, b| path_order::cmp(&a.path, &b.path).is_lt()));
     let mut errors = shared
         .errors

@@ -33,14 +33,14 @@ enum Item {
 }
 
 /// The records of `batches` (batch `root` first, the others reachable from it through
-/// `children`) in path order. `first` (the root's own record) is put before them all;
-/// `total` is the number of records, for one exact reservation.
+/// `children`) in path order. `first` (the root's own record) is put before them all.
 pub(super) fn in_path_order(
     first: Option<WalkedEntry>,
     root: u32,
     batches: Vec<(u32, Batch)>,
-    total: usize,
 ) -> Vec<WalkedEntry> {
+    let total =
+        batches.iter().map(|(_, b)| b.entries.len()).sum::<usize>() + usize::from(first.is_some());
     let mut slots: Vec<Option<Batch>> = Vec::new();
     for (id, batch) in batches {
         let id = id as usize;
@@ -228,5 +228,31 @@ mod tests {
         // "/", 8 directories each holding 7 files and a/deep/er, and "/empty".
         assert_eq!(paths.len(), 1 + 8 * (1 + 7 + 3) + 1);
         assert!(walked.errors.is_empty(), "{:?}", walked.errors);
+    }
+
+    /// A batch that no directory links to (cannot come from the walker) loses nothing:
+    /// its records are kept and the whole is still in path order.
+    #[test]
+    fn an_unlinked_batch_is_kept_in_order() {
+        let meta = super::super::Meta::from_std(&std::fs::symlink_metadata("/").unwrap());
+        let entry = |p: &[u8]| WalkedEntry {
+            path: p.into(),
+            meta,
+            link_target: Default::default(),
+        };
+        let batch = |dir: &[u8], paths: &[&[u8]], children: Vec<u32>| Batch {
+            dir: dir.to_vec(),
+            entries: paths.iter().map(|p| entry(p)).collect(),
+            children,
+        };
+        let batches = vec![
+            (0, batch(b"/", &[b"/c", b"/a"], vec![1])),
+            (1, batch(b"/a", &[b"/a/x"], vec![])),
+            (7, batch(b"/b", &[b"/b/y", b"/b/w"], vec![])),
+        ];
+        let out = in_path_order(Some(entry(b"/")), 0, batches);
+        let paths: Vec<&[u8]> = out.iter().map(|e| &e.path[..]).collect();
+        let want: Vec<&[u8]> = vec![b"/", b"/a", b"/a/x", b"/b/w", b"/b/y", b"/c"];
+        assert_eq!(paths, want);
     }
 }
