@@ -8,9 +8,9 @@ use std::os::unix::fs::MetadataExt;
 
 use rayon::prelude::*;
 use serde::Serialize;
-use zstd::zstd_safe::CParameter;
 
-use super::container::{self, CountingWriter, FrameInfo, Trailer};
+use super::container::{self, CountingWriter, Trailer};
+use super::frames::Frames;
 use super::plan::{NotPacked, Plan, PlanEntry};
 use super::source::{self, Event};
 use super::spool::{self, Fill, Spool};
@@ -30,14 +30,10 @@ pub struct ExportOptions {
     pub spool_dir: std::path::PathBuf,
 }
 
-/// A frame is closed at the first entry boundary past this many tar bytes.
-const FRAME_TARGET: usize = 8 << 20;
 /// Members with more data than this are streamed in their own frame.
 const BIG_MEMBER: u64 = 8 << 20;
 /// Small files read ahead per batch.
 const BATCH_BYTES: u64 = 24 << 20;
-/// Worker threads of the streaming encoder: fixed, so the output does not depend on the host.
-const STREAM_WORKERS: u32 = 2;
 
 /// One line of the manifest.
 #[derive(Debug, Clone, Serialize)]
@@ -262,185 +258,6 @@ fn prepare_regular(
     }
 }
 
-/// Writes tar bytes into zstd frames that each end on an entry boundary.
-struct Frames<'a, W: Write + Send> {
-    out: &'a mut CountingWriter<W>,
-    level: i32,
-    pending: Vec<u8>,
-    pending_first: u64,
-    pending_entries: u64,
-    /// Closed, not yet compressed: (raw tar bytes, first entry, entries, tar offset).
-    queued: Vec<(Vec<u8>, u64, u64, u64)>,
-    frames: Vec<FrameInfo>,
-    entries: u64,
-    tar_offset: u64,
-    /// Emptied frame buffers (raw tar, compressed), reused: under musl's malloc every fresh
-    /// multi-MiB `Vec` is a new mmap whose pages all fault in again, and is unmapped on drop.
-    spare_raw: Vec<Vec<u8>>,
-    spare_out: Vec<Vec<u8>>,
-}
-
-thread_local! {
-    /// One compression context per worker thread, reused across frames.
-    static COMPRESSOR: std::cell::RefCell<Option<(i32, zstd::bulk::Compressor<'static>)>> =
-        const { std::cell::RefCell::new(None) };
-}
-
-/// Compress `raw` into `out` (emptied first; grown to zstd's bound if it is smaller).
-fn compress_frame(raw: &[u8], level: i32, out: &mut Vec<u8>) -> std::io::Result<()> {
-    out.clear();
-    out.reserve(zstd::zstd_safe::compress_bound(raw.len()));
-    COMPRESSOR.with(|cell| {
-        let mut slot = cell.borrow_mut();
-        if slot.as_ref().is_none_or(|(l, _)| *l != level) {
-            let mut c = zstd::bulk::Compressor::new(level)?;
-            c.set_parameter(CParameter::ChecksumFlag(true))?;
-            *slot = Some((level, c));
-        }
-        match slot.as_mut() {
-            Some((_, c)) => c.compress_to_buffer(raw, out).map(|_| ()),
-            None => Err(std::io::Error::other("no compressor")),
-        }
-    })
-}
-
-impl<'a, W: Write + Send> Frames<'a, W> {
-    fn new(out: &'a mut CountingWriter<W>, level: i32) -> Self {
-        Frames {
-            out,
-            level,
-            pending: Vec::with_capacity(FRAME_TARGET + (1 << 20)),
-            pending_first: 0,
-            pending_entries: 0,
-            queued: Vec::new(),
-            frames: Vec::new(),
-            entries: 0,
-            tar_offset: 0,
-            spare_raw: Vec::new(),
-            spare_out: Vec::new(),
-        }
-    }
-
-    fn close_pending(&mut self) {
-        if self.pending.is_empty() {
-            return;
-        }
-        let fresh = self
-            .spare_raw
-            .pop()
-            .unwrap_or_else(|| Vec::with_capacity(FRAME_TARGET + (1 << 20)));
-        let raw = std::mem::replace(&mut self.pending, fresh);
-        let tar_offset = self.tar_offset - raw.len() as u64;
-        self.queued
-            .push((raw, self.pending_first, self.pending_entries, tar_offset));
-        self.pending_first = self.entries;
-        self.pending_entries = 0;
-    }
-
-    fn add(&mut self, header: &[u8], data: &[u8]) {
-        if self.pending.is_empty() {
-            self.pending_first = self.entries;
-        }
-        let pad = tar_header::padding(data.len() as u64);
-        self.pending.extend_from_slice(header);
-        self.pending.extend_from_slice(data);
-        self.pending.resize(self.pending.len() + pad, 0);
-        self.tar_offset += (header.len() + data.len() + pad) as u64;
-        self.entries += 1;
-        self.pending_entries += 1;
-        if self.pending.len() >= FRAME_TARGET {
-            self.close_pending();
-        }
-    }
-
-    /// Close the open frame, then write everything queued.
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.close_pending();
-        self.flush_queued()
-    }
-
-    /// Compress the closed frames in parallel and write them in order; the open frame
-    /// keeps filling (so a batch boundary does not make a small frame).
-    fn flush_queued(&mut self) -> std::io::Result<()> {
-        let level = self.level;
-        let queued = std::mem::take(&mut self.queued);
-        let mut outs: Vec<Vec<u8>> = (0..queued.len())
-            .map(|_| self.spare_out.pop().unwrap_or_default())
-            .collect();
-        let results: Vec<std::io::Result<()>> = queued
-            .par_iter()
-            .zip(outs.par_iter_mut())
-            .map(|((raw, ..), out)| compress_frame(raw, level, out))
-            .collect();
-        for (((mut raw, first, n, tar_off), c), r) in queued.into_iter().zip(outs).zip(results) {
-            r?;
-            let offset = self.out.written;
-            self.out.write_all(&c)?;
-            self.frames.push(FrameInfo {
-                offset,
-                length: c.len() as u64,
-                first_entry: first,
-                entries: n,
-                tar_offset: tar_off,
-                tar_length: raw.len() as u64,
-            });
-            raw.clear();
-            self.spare_raw.push(raw);
-            self.spare_out.push(c);
-        }
-        Ok(())
-    }
-
-    /// A large member in a frame of its own, streamed: header, `write_data`, padding.
-    fn stream(
-        &mut self,
-        header: &[u8],
-        data_size: u64,
-        write_data: impl FnOnce(&mut dyn Write) -> std::io::Result<Option<Event>>,
-    ) -> std::io::Result<(Option<Event>, String)> {
-        self.flush()?;
-        let offset = self.out.written;
-        let mut enc = zstd::stream::Encoder::new(&mut *self.out, self.level)?;
-        enc.include_checksum(true)?;
-        enc.multithread(STREAM_WORKERS)?;
-        enc.write_all(header)?;
-        let mut tee = CountingWriter::new(&mut enc);
-        let event = write_data(&mut tee)?;
-        let (digest, written) = (tee.hasher.finalize(), tee.written);
-        if written != data_size {
-            return Err(std::io::Error::other(format!(
-                "wrote {written} data bytes for a header that says {data_size}"
-            )));
-        }
-        let pad = tar_header::padding(data_size);
-        enc.write_all(&vec![0u8; pad])?;
-        enc.finish()?;
-        let tar_length = header.len() as u64 + data_size + pad as u64;
-        self.frames.push(FrameInfo {
-            offset,
-            length: self.out.written - offset,
-            first_entry: self.entries,
-            entries: 1,
-            tar_offset: self.tar_offset,
-            tar_length,
-        });
-        self.tar_offset += tar_length;
-        self.entries += 1;
-        self.pending_first = self.entries;
-        Ok((event, digest.to_hex().to_string()))
-    }
-
-    fn finish(mut self) -> std::io::Result<(Vec<FrameInfo>, u64, u64)> {
-        if self.pending.is_empty() {
-            self.pending_first = self.entries;
-        }
-        self.pending.extend_from_slice(&tar_header::END);
-        self.tar_offset += tar_header::END.len() as u64;
-        self.flush()?;
-        Ok((self.frames, self.entries, self.tar_offset))
-    }
-}
-
 /// Batches of consecutive entries: up to [`BATCH_BYTES`] of small-file data each.
 fn batches(entries: &[PlanEntry]) -> Vec<std::ops::Range<usize>> {
     let mut out = Vec::new();
@@ -496,9 +313,6 @@ pub fn write_export<W: Write + Send>(
     let mut frames_info = Vec::new();
     let (mut entries, mut tar_bytes) = (0, 0);
     if opts.overlay {
-        let mut frames = Frames::new(&mut out, opts.level);
-        // Archive paths of first names actually written, for their hardlinks.
-        let mut written_paths: std::collections::HashSet<Vec<u8>> = Default::default();
         let ranges = batches(&plan.entries);
         let read_batch = |r: &std::ops::Range<usize>| -> Vec<Prepared> {
             plan.entries[r.clone()]
@@ -506,75 +320,98 @@ pub fn write_export<W: Write + Send>(
                 .map(|e| prepare(root, accounts, e))
                 .collect()
         };
-        let mut next = ranges.first().map(read_batch);
-        for (bi, range) in ranges.iter().enumerate() {
-            let prepared = next.take().unwrap_or_default();
-            for (p, e) in prepared.into_iter().zip(&plan.entries[range.clone()]) {
-                let p = match p {
-                    // The first name vanished: this name carries the data instead.
-                    Prepared::Small { manifest, .. }
-                        if manifest.kind == "hardlink"
-                            && e.hardlink_to
-                                .as_ref()
-                                .is_some_and(|f| !written_paths.contains(f)) =>
-                    {
-                        let mut alone = e.clone();
-                        alone.hardlink_to = None;
-                        prepare(root, accounts, &alone)
-                    }
-                    p => p,
-                };
-                let entry = match p {
-                    Prepared::Skip(s) => {
-                        summary.skipped.push(s);
-                        continue;
-                    }
-                    Prepared::Small {
-                        header,
-                        data,
-                        manifest,
-                    } => {
-                        frames.add(&header, &data);
-                        manifest
-                    }
-                    Prepared::Big {
-                        header,
-                        file,
-                        opened,
-                        size,
-                        runs,
-                        mut manifest,
-                    } => {
-                        let data_size = manifest.data_size;
-                        let (event, digest) = frames.stream(&header, data_size, |w| {
-                            source::write_data(&file, &opened, size, runs.as_deref(), w)
-                        })?;
-                        manifest.blake3 = Some(digest);
-                        if event.is_some() {
-                            manifest.event = event;
+        // The next batch is read on the pool while this thread assembles the current one and
+        // the frames before it compress. A rendezvous channel: the reader holds the batch it
+        // read until this thread takes it, so two batches are in memory at most.
+        let (batch_tx, batch_rx) = std::sync::mpsc::sync_channel::<Vec<Prepared>>(0);
+        let packed = std::thread::scope(|scope| -> std::io::Result<_> {
+            let reader = std::thread::Builder::new()
+                .name("export-read".into())
+                .spawn_scoped(scope, || {
+                    // Owned here, so a panic while reading ends the writer's wait too.
+                    let batch_tx = batch_tx;
+                    for r in &ranges {
+                        // The writer stopped (it failed): nothing more to read for.
+                        if batch_tx.send(read_batch(r)).is_err() {
+                            break;
                         }
-                        manifest
                     }
-                };
-                written_paths.insert(e.path.clone());
-                if entry.kind == "regular" {
-                    summary.file_bytes += entry.size;
+                })?;
+            // Owned here, so returning early (an error) stops the reader at its next send.
+            let batch_rx = batch_rx;
+            let mut frames = Frames::new(&mut out, opts.level);
+            // Archive paths of first names actually written, for their hardlinks.
+            let mut written_paths: std::collections::HashSet<Vec<u8>> = Default::default();
+            for range in &ranges {
+                let prepared = batch_rx
+                    .recv()
+                    .map_err(|_| std::io::Error::other("the export's reader stopped"))?;
+                for (p, e) in prepared.into_iter().zip(&plan.entries[range.clone()]) {
+                    let p = match p {
+                        // The first name vanished: this name carries the data instead.
+                        Prepared::Small { manifest, .. }
+                            if manifest.kind == "hardlink"
+                                && e.hardlink_to
+                                    .as_ref()
+                                    .is_some_and(|f| !written_paths.contains(f)) =>
+                        {
+                            let mut alone = e.clone();
+                            alone.hardlink_to = None;
+                            prepare(root, accounts, &alone)
+                        }
+                        p => p,
+                    };
+                    let entry = match p {
+                        Prepared::Skip(s) => {
+                            summary.skipped.push(s);
+                            continue;
+                        }
+                        Prepared::Small {
+                            header,
+                            data,
+                            manifest,
+                        } => {
+                            frames.add(&header, &data)?;
+                            manifest
+                        }
+                        Prepared::Big {
+                            header,
+                            file,
+                            opened,
+                            size,
+                            runs,
+                            mut manifest,
+                        } => {
+                            let data_size = manifest.data_size;
+                            let (event, digest) = frames.stream(&header, data_size, |w| {
+                                source::write_data(&file, &opened, size, runs.as_deref(), w)
+                            })?;
+                            manifest.blake3 = Some(digest);
+                            if event.is_some() {
+                                manifest.event = event;
+                            }
+                            manifest
+                        }
+                    };
+                    written_paths.insert(e.path.clone());
+                    if entry.kind == "regular" {
+                        summary.file_bytes += entry.size;
+                    }
+                    if let Some(ev) = &entry.event {
+                        summary.events.push((e.path.clone(), ev.clone()));
+                    }
+                    serde_json::to_writer(&mut manifest, &entry)?;
+                    manifest.write_all(b"\n")?;
                 }
-                if let Some(ev) = &entry.event {
-                    summary.events.push((e.path.clone(), ev.clone()));
-                }
-                serde_json::to_writer(&mut manifest, &entry)?;
-                manifest.write_all(b"\n")?;
             }
-            // Compress and write this batch while the next one is read.
-            let (written, following) = rayon::join(
-                || frames.flush_queued(),
-                || ranges.get(bi + 1).map(read_batch),
-            );
-            written?;
-            next = following;
-        }
-        (frames_info, entries, tar_bytes) = frames.finish()?;
+            let packed = frames.finish()?;
+            drop(batch_rx);
+            reader
+                .join()
+                .map_err(|_| std::io::Error::other("the export's reader panicked"))?;
+            Ok(packed)
+        })?;
+        (frames_info, entries, tar_bytes) = packed;
     }
     for n in &plan.not_packed {
         serde_json::to_writer(&mut manifest, &NotPackedLine::from(n))?;

@@ -8,6 +8,7 @@ pub mod acl;
 pub mod container;
 pub mod export;
 pub mod extract;
+pub mod frames;
 pub mod inspect;
 pub mod parts;
 pub mod plan;
