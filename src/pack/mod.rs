@@ -17,3 +17,4 @@ pub mod spool;
 pub mod tar_header;
 pub mod tar_reader;
 pub mod verify;
+pub mod writeback;

@@ -8,6 +8,8 @@ use std::io::{Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
+use super::writeback::Writeback;
+
 /// `FILE.NNN` (1-based, at least three digits).
 pub fn part_name(base: &Path, n: usize) -> PathBuf {
     let mut s = base.as_os_str().to_owned();
@@ -32,7 +34,16 @@ pub struct SplitWriter {
     size: u64,
     current: Option<File>,
     in_current: u64,
+    /// The current part goes to disk as it is written (`pack/writeback.rs`).
+    writeback: Writeback,
     pub parts: Vec<PathBuf>,
+}
+
+/// Make a finished part durable and leave nothing of it in the page cache.
+fn close_part(f: File) -> std::io::Result<()> {
+    f.sync_all()?;
+    super::writeback::drop_cached(&f, 0, 0);
+    Ok(())
 }
 
 impl SplitWriter {
@@ -47,6 +58,7 @@ impl SplitWriter {
             size: size.max(1),
             current: Some(first),
             in_current: 0,
+            writeback: Writeback::default(),
             parts: vec![first_name],
         }
     }
@@ -54,7 +66,7 @@ impl SplitWriter {
     /// Flush and fsync every part.
     pub fn finish(mut self) -> std::io::Result<Vec<PathBuf>> {
         if let Some(f) = self.current.take() {
-            f.sync_all()?;
+            close_part(f)?;
         }
         Ok(self.parts)
     }
@@ -67,8 +79,9 @@ impl Write for SplitWriter {
         }
         if self.in_current == self.size {
             if let Some(f) = self.current.take() {
-                f.sync_all()?;
+                close_part(f)?;
             }
+            self.writeback = Writeback::default();
             let n = self.parts.len() + 1;
             let path = (self.name)(n);
             self.current = Some(create_exclusive(&path)?);
@@ -83,6 +96,7 @@ impl Write for SplitWriter {
             .ok_or_else(|| std::io::Error::other("no open part"))?;
         let n = f.write(&buf[..take])?;
         self.in_current += n as u64;
+        self.writeback.advance(f, self.in_current);
         Ok(n)
     }
     fn flush(&mut self) -> std::io::Result<()> {
