@@ -2,11 +2,12 @@
 //! name) and every `modified` one, the directories above them, hardlinks as links — in
 //! byte order of the path, so the same scan always gives the same archive.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{HashMap, HashSet};
 
 use serde::Serialize;
 
 use crate::classify::{Category, Change, Classified};
+use crate::path_order;
 use crate::rootfs::RootFs;
 use crate::walk::{Excludes, FileKind, Meta};
 
@@ -57,7 +58,7 @@ fn packable_kind(kind: FileKind) -> bool {
 
 pub fn build(root: &RootFs, files: &[Classified], policy: &PackPolicy) -> Plan {
     let mut plan = Plan::default();
-    let mut chosen: BTreeMap<Vec<u8>, PlanEntry> = BTreeMap::new();
+    let mut chosen: Vec<PlanEntry> = Vec::new();
     for f in files {
         let Some(meta) = f.meta else { continue }; // deleted
         let wanted = match f.change {
@@ -110,57 +111,67 @@ pub fn build(root: &RootFs, files: &[Classified], policy: &PackPolicy) -> Plan {
         if f.path == b"/" {
             continue;
         }
-        chosen.insert(
-            f.path.clone(),
-            PlanEntry {
-                path: f.path.clone(),
-                meta,
-                link_target: f.link_target.clone(),
-                hardlink_to: None,
-                parent_only: false,
-            },
-        );
+        chosen.push(PlanEntry {
+            path: f.path.clone(),
+            meta,
+            link_target: f.link_target.clone(),
+            hardlink_to: None,
+            parent_only: false,
+        });
     }
+    // The classification comes in path order; anything else is put in order here (of two
+    // records of one path the later one counts). A map would do both, at the price of a
+    // `memcmp` per comparison, which under musl is a byte loop.
+    let before = |a: &PlanEntry, b: &PlanEntry| path_order::cmp(&a.path, &b.path).is_lt();
+    if !chosen.is_sorted_by(before) {
+        chosen.sort_by(|a, b| path_order::cmp(&a.path, &b.path));
+        chosen.dedup_by(|later, kept| {
+            let same = later.path == kept.path;
+            if same {
+                std::mem::swap(later, kept);
+            }
+            same
+        });
+    }
+    let packed = |p: &[u8]| {
+        chosen
+            .binary_search_by(|e| path_order::cmp(&e.path, p))
+            .is_ok()
+    };
 
     // Parent directories, so extraction recreates their owner and mode.
-    let mut parents: Vec<Vec<u8>> = Vec::new();
-    for path in chosen.keys() {
-        let mut p = path.as_slice();
+    let mut seen: HashSet<&[u8]> = HashSet::new();
+    for e in &chosen {
+        let mut p = e.path.as_slice();
         while let Some(i) = p.iter().rposition(|&b| b == b'/') {
             p = &p[..i];
-            if p.is_empty() || chosen.contains_key(p) {
+            // Seen before: its own parents were handled then.
+            if p.is_empty() || packed(p) || !seen.insert(p) {
                 break;
             }
-            parents.push(p.to_vec());
         }
     }
-    parents.sort();
-    parents.dedup();
+    let mut parents: Vec<Vec<u8>> = seen.into_iter().map(<[u8]>::to_vec).collect();
+    parents.sort_by(|a, b| path_order::cmp(a, b));
+    let mut added = Vec::new();
     for p in parents {
-        if chosen.contains_key(&p) {
-            continue;
-        }
         match std::fs::symlink_metadata(root.host_path(&p)) {
-            Ok(m) if m.is_dir() => {
-                chosen.insert(
-                    p.clone(),
-                    PlanEntry {
-                        path: p,
-                        meta: Meta::from_std(&m),
-                        link_target: None,
-                        hardlink_to: None,
-                        parent_only: true,
-                    },
-                );
-            }
+            Ok(m) if m.is_dir() => added.push(PlanEntry {
+                path: p,
+                meta: Meta::from_std(&m),
+                link_target: None,
+                hardlink_to: None,
+                parent_only: true,
+            }),
             // Gone or replaced since the scan: its children will fail to open and say so.
             _ => {}
         }
     }
+    let mut entries = merge_in_path_order(chosen, added);
 
     // Hardlinks: the first name (in path order) carries the data, the others link to it.
     let mut first_name: HashMap<(u64, u64), Vec<u8>> = HashMap::new();
-    for e in chosen.values_mut() {
+    for e in &mut entries {
         if e.meta.kind == FileKind::Regular && e.meta.nlink > 1 {
             match first_name.get(&(e.meta.dev, e.meta.ino)) {
                 Some(first) => e.hardlink_to = Some(first.clone()),
@@ -170,6 +181,111 @@ pub fn build(root: &RootFs, files: &[Classified], policy: &PackPolicy) -> Plan {
             }
         }
     }
-    plan.entries = chosen.into_values().collect();
+    plan.entries = entries;
     plan
+}
+
+/// Two lists in path order, with no path in both, as one.
+fn merge_in_path_order(a: Vec<PlanEntry>, b: Vec<PlanEntry>) -> Vec<PlanEntry> {
+    if b.is_empty() {
+        return a;
+    }
+    let mut out = Vec::with_capacity(a.len() + b.len());
+    let (mut a, mut b) = (a.into_iter().peekable(), b.into_iter().peekable());
+    loop {
+        let take_a = match (a.peek(), b.peek()) {
+            (Some(x), Some(y)) => path_order::cmp(&x.path, &y.path).is_lt(),
+            (Some(_), None) => true,
+            (None, Some(_)) => false,
+            (None, None) => return out,
+        };
+        out.extend(if take_a { a.next() } else { b.next() });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn added(root: &std::path::Path, path: &str) -> Classified {
+        let host = root.join(path.trim_start_matches('/'));
+        let md = std::fs::symlink_metadata(&host).unwrap();
+        Classified {
+            path: path.as_bytes().to_vec(),
+            change: Change::Added,
+            meta: Some(Meta::from_std(&md)),
+            link_target: None,
+            verify: None,
+            config: false,
+            marker: None,
+            owners: Vec::new(),
+            category: Some(Category::Unowned),
+            reason: "test",
+        }
+    }
+
+    /// Out-of-order records with a duplicate come out in byte order, each path once (the
+    /// later record of a path counts), with every missing parent directory added as
+    /// parent-only and the second name of a hardlinked file linked to the first.
+    #[test]
+    fn entries_sorted_unique_with_parents_and_links() {
+        let dir = tempfile::tempdir().unwrap();
+        let r = dir.path();
+        std::fs::create_dir_all(r.join("srv/a/b")).unwrap();
+        std::fs::create_dir_all(r.join("srv/a-c")).unwrap();
+        for f in ["srv/a/b/f1", "srv/a/b/f2", "srv/a-c/g", "srv/h1"] {
+            std::fs::write(r.join(f), f).unwrap();
+        }
+        std::fs::hard_link(r.join("srv/h1"), r.join("srv/a/h2")).unwrap();
+        let root = RootFs::new(r);
+        let mut dup = added(r, "/srv/a/b/f1");
+        dup.reason = "first record";
+        dup.link_target = Some(b"earlier".to_vec());
+        let files = vec![
+            added(r, "/srv/h1"),
+            dup,
+            added(r, "/srv/a-c/g"),
+            added(r, "/srv/a/h2"),
+            added(r, "/srv/a/b/f2"),
+            added(r, "/srv/a/b/f1"),
+        ];
+        let plan = build(&root, &files, &PackPolicy::default());
+        let paths: Vec<&str> = plan
+            .entries
+            .iter()
+            .map(|e| std::str::from_utf8(&e.path).unwrap())
+            .collect();
+        assert_eq!(
+            paths,
+            [
+                "/srv",
+                "/srv/a",
+                "/srv/a-c",
+                "/srv/a-c/g",
+                "/srv/a/b",
+                "/srv/a/b/f1",
+                "/srv/a/b/f2",
+                "/srv/a/h2",
+                "/srv/h1"
+            ]
+        );
+        let parent_only: Vec<&str> = plan
+            .entries
+            .iter()
+            .filter(|e| e.parent_only)
+            .map(|e| std::str::from_utf8(&e.path).unwrap())
+            .collect();
+        assert_eq!(parent_only, ["/srv", "/srv/a", "/srv/a-c", "/srv/a/b"]);
+        let f1 = &plan.entries[5];
+        assert_eq!(f1.link_target, None, "the later record of a path counts");
+        let h2 = &plan.entries[7];
+        assert_eq!(
+            h2.hardlink_to, None,
+            "/srv/a/h2 sorts first: it carries the data"
+        );
+        assert_eq!(
+            plan.entries[8].hardlink_to.as_deref(),
+            Some(&b"/srv/a/h2"[..])
+        );
+    }
 }
