@@ -72,8 +72,9 @@ impl Write for Spool {
     }
 }
 
-/// What fills a section: called once with the writer the section's bytes go to.
-pub type Fill<'a> = &'a dyn Fn(&mut dyn Write) -> io::Result<()>;
+/// What fills a section: called once with the writer the section's bytes go to (on
+/// another thread, for a section written while the overlay is packed).
+pub type Fill<'a> = &'a (dyn Fn(&mut dyn Write) -> io::Result<()> + Sync);
 
 /// The section `tag` holding what `fill` writes, compressed at `level`.
 pub fn section<W: Write>(
