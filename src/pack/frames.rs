@@ -16,7 +16,7 @@ use super::source::Event;
 use super::tar_header;
 
 /// A frame is closed at the first entry boundary past this many tar bytes.
-pub const FRAME_TARGET: usize = 8 << 20;
+const FRAME_TARGET: usize = 8 << 20;
 /// Worker threads of the streaming encoder: fixed, so the output does not depend on the host.
 const STREAM_WORKERS: u32 = 2;
 /// Frames out for compression at most, whatever the pool's size: each holds up to

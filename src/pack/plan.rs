@@ -239,7 +239,6 @@ mod tests {
         std::fs::hard_link(r.join("srv/h1"), r.join("srv/a/h2")).unwrap();
         let root = RootFs::new(r);
         let mut dup = added(r, "/srv/a/b/f1");
-        dup.reason = "first record";
         dup.link_target = Some(b"earlier".to_vec());
         let files = vec![
             added(r, "/srv/h1"),
