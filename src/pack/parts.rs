@@ -40,7 +40,8 @@ pub struct SplitWriter {
 }
 
 /// Make a finished part durable and leave nothing of it in the page cache.
-fn close_part(f: File) -> std::io::Result<()> {
+fn close_part(f: File, writeback: &mut Writeback) -> std::io::Result<()> {
+    writeback.finish()?;
     f.sync_all()?;
     super::writeback::drop_cached(&f, 0, 0);
     Ok(())
@@ -66,7 +67,7 @@ impl SplitWriter {
     /// Flush and fsync every part.
     pub fn finish(mut self) -> std::io::Result<Vec<PathBuf>> {
         if let Some(f) = self.current.take() {
-            close_part(f)?;
+            close_part(f, &mut self.writeback)?;
         }
         Ok(self.parts)
     }
@@ -79,7 +80,7 @@ impl Write for SplitWriter {
         }
         if self.in_current == self.size {
             if let Some(f) = self.current.take() {
-                close_part(f)?;
+                close_part(f, &mut self.writeback)?;
             }
             self.writeback = Writeback::default();
             let n = self.parts.len() + 1;
