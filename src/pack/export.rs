@@ -9,7 +9,7 @@ use std::os::unix::fs::MetadataExt;
 use rayon::prelude::*;
 use serde::Serialize;
 
-use super::container::{self, CountingWriter, Trailer};
+use super::container::{self, CountingWriter, FrameInfo, Trailer};
 use super::frames::Frames;
 use super::plan::{NotPacked, Plan, PlanEntry};
 use super::source::{self, Event};
@@ -295,6 +295,11 @@ pub fn write_export<W: Write + Send>(
     opts: &ExportOptions,
 ) -> std::io::Result<(W, ExportSummary)> {
     let level = opts.level.max(3);
+    let ranges = if opts.overlay {
+        batches(&plan.entries)
+    } else {
+        Vec::new()
+    };
     std::thread::scope(|scope| {
         // The UForge XML comes last in the file but depends on nothing packed: it is
         // written into its spool on a thread of its own while the overlay is packed (on
@@ -312,20 +317,61 @@ pub fn write_export<W: Write + Send>(
             ),
             None => None,
         };
-        write_sections(out, report_json, xml, root, accounts, plan, opts)
+        // Files are read on the pool, a batch ahead of the thread that packs them, from the
+        // start: the first batch is read while the report section is compressed and
+        // written (0.09 s of one core on the test host). A rendezvous channel: the reader
+        // holds the batch it read until the packer takes it, so two batches are in memory
+        // at most.
+        let (batch_tx, batch_rx) = std::sync::mpsc::sync_channel::<Vec<Prepared>>(0);
+        let ranges = &ranges;
+        let reader = std::thread::Builder::new()
+            .name("export-read".into())
+            .spawn_scoped(scope, move || {
+                // Owned here, so a panic while reading ends the packer's wait too.
+                let batch_tx = batch_tx;
+                for r in ranges {
+                    let batch = plan.entries[r.clone()]
+                        .par_iter()
+                        .map(|e| prepare(root, accounts, e))
+                        .collect();
+                    // The packer stopped (it failed): nothing more to read for.
+                    if batch_tx.send(batch).is_err() {
+                        break;
+                    }
+                }
+            })?;
+        let overlay = Overlay {
+            plan,
+            root,
+            accounts,
+            ranges,
+            batches: batch_rx,
+            reader,
+        };
+        write_sections(out, report_json, xml, overlay, opts)
     })
 }
 
-/// [`write_export`] once the UForge XML is on its way (`xml`).
+/// What is packed, and its files read a batch at a time by the `export-read` thread.
+struct Overlay<'a, 'scope> {
+    plan: &'a Plan,
+    root: &'a RootFs,
+    accounts: &'a Accounts,
+    ranges: &'a [std::ops::Range<usize>],
+    /// Dropped by the packer when it stops early: the reader ends at its next send.
+    batches: std::sync::mpsc::Receiver<Vec<Prepared>>,
+    reader: std::thread::ScopedJoinHandle<'scope, ()>,
+}
+
+/// [`write_export`] once the UForge XML and the overlay's files are on their way.
 fn write_sections<W: Write + Send>(
     out: W,
     report_json: Fill<'_>,
     xml: Option<std::thread::ScopedJoinHandle<'_, std::io::Result<Spool>>>,
-    root: &RootFs,
-    accounts: &Accounts,
-    plan: &Plan,
+    overlay: Overlay<'_, '_>,
     opts: &ExportOptions,
 ) -> std::io::Result<(W, ExportSummary)> {
+    let plan = overlay.plan;
     let mut out = CountingWriter::new(out);
     let mut summary = ExportSummary {
         not_packed: plan.not_packed.len(),
@@ -345,105 +391,8 @@ fn write_sections<W: Write + Send>(
     let mut frames_info = Vec::new();
     let (mut entries, mut tar_bytes) = (0, 0);
     if opts.overlay {
-        let ranges = batches(&plan.entries);
-        let read_batch = |r: &std::ops::Range<usize>| -> Vec<Prepared> {
-            plan.entries[r.clone()]
-                .par_iter()
-                .map(|e| prepare(root, accounts, e))
-                .collect()
-        };
-        // The next batch is read on the pool while this thread assembles the current one and
-        // the frames before it compress. A rendezvous channel: the reader holds the batch it
-        // read until this thread takes it, so two batches are in memory at most.
-        let (batch_tx, batch_rx) = std::sync::mpsc::sync_channel::<Vec<Prepared>>(0);
-        let packed = std::thread::scope(|scope| -> std::io::Result<_> {
-            let reader = std::thread::Builder::new()
-                .name("export-read".into())
-                .spawn_scoped(scope, || {
-                    // Owned here, so a panic while reading ends the writer's wait too.
-                    let batch_tx = batch_tx;
-                    for r in &ranges {
-                        // The writer stopped (it failed): nothing more to read for.
-                        if batch_tx.send(read_batch(r)).is_err() {
-                            break;
-                        }
-                    }
-                })?;
-            // Owned here, so returning early (an error) stops the reader at its next send.
-            let batch_rx = batch_rx;
-            let mut frames = Frames::new(&mut out, opts.level);
-            // Archive paths of first names actually written, for their hardlinks.
-            let mut written_paths: std::collections::HashSet<Vec<u8>> = Default::default();
-            for range in &ranges {
-                let prepared = batch_rx
-                    .recv()
-                    .map_err(|_| std::io::Error::other("the export's reader stopped"))?;
-                for (p, e) in prepared.into_iter().zip(&plan.entries[range.clone()]) {
-                    let p = match p {
-                        // The first name vanished: this name carries the data instead.
-                        Prepared::Small { manifest, .. }
-                            if manifest.kind == "hardlink"
-                                && e.hardlink_to
-                                    .as_ref()
-                                    .is_some_and(|f| !written_paths.contains(f)) =>
-                        {
-                            let mut alone = e.clone();
-                            alone.hardlink_to = None;
-                            prepare(root, accounts, &alone)
-                        }
-                        p => p,
-                    };
-                    let entry = match p {
-                        Prepared::Skip(s) => {
-                            summary.skipped.push(s);
-                            continue;
-                        }
-                        Prepared::Small {
-                            header,
-                            data,
-                            manifest,
-                        } => {
-                            frames.add(&header, &data)?;
-                            manifest
-                        }
-                        Prepared::Big {
-                            header,
-                            file,
-                            opened,
-                            size,
-                            runs,
-                            mut manifest,
-                        } => {
-                            let data_size = manifest.data_size;
-                            let (event, digest) = frames.stream(&header, data_size, |w| {
-                                source::write_data(&file, &opened, size, runs.as_deref(), w)
-                            })?;
-                            manifest.blake3 = Some(digest);
-                            if event.is_some() {
-                                manifest.event = event;
-                            }
-                            manifest
-                        }
-                    };
-                    written_paths.insert(e.path.clone());
-                    if entry.kind == "regular" {
-                        summary.file_bytes += entry.size;
-                    }
-                    if let Some(ev) = &entry.event {
-                        summary.events.push((e.path.clone(), ev.clone()));
-                    }
-                    serde_json::to_writer(&mut manifest, &entry)?;
-                    manifest.write_all(b"\n")?;
-                }
-            }
-            let packed = frames.finish()?;
-            drop(batch_rx);
-            reader
-                .join()
-                .map_err(|_| std::io::Error::other("the export's reader panicked"))?;
-            Ok(packed)
-        })?;
-        (frames_info, entries, tar_bytes) = packed;
+        (frames_info, entries, tar_bytes) =
+            pack_overlay(&mut out, overlay, &mut manifest, &mut summary, opts.level)?;
     }
     for n in &plan.not_packed {
         serde_json::to_writer(&mut manifest, &NotPackedLine::from(n))?;
@@ -490,6 +439,96 @@ fn write_sections<W: Write + Send>(
     out.flush()?;
     summary.bytes_written = out.written;
     Ok((out.into_inner(), summary))
+}
+
+/// The overlay's frames: every batch as the reader hands it over, each member's manifest
+/// line into `manifest`. Returns the frames, the entries and the tar bytes written.
+fn pack_overlay<W: Write>(
+    out: &mut CountingWriter<W>,
+    overlay: Overlay<'_, '_>,
+    manifest: &mut Spool,
+    summary: &mut ExportSummary,
+    level: i32,
+) -> std::io::Result<(Vec<FrameInfo>, u64, u64)> {
+    let Overlay {
+        plan,
+        root,
+        accounts,
+        ranges,
+        batches,
+        reader,
+    } = overlay;
+    let mut frames = Frames::new(out, level);
+    // Archive paths of first names actually written, for their hardlinks.
+    let mut written_paths: std::collections::HashSet<Vec<u8>> = Default::default();
+    for range in ranges {
+        let prepared = batches
+            .recv()
+            .map_err(|_| std::io::Error::other("the export's reader stopped"))?;
+        for (p, e) in prepared.into_iter().zip(&plan.entries[range.clone()]) {
+            let p = match p {
+                // The first name vanished: this name carries the data instead.
+                Prepared::Small { manifest, .. }
+                    if manifest.kind == "hardlink"
+                        && e.hardlink_to
+                            .as_ref()
+                            .is_some_and(|f| !written_paths.contains(f)) =>
+                {
+                    let mut alone = e.clone();
+                    alone.hardlink_to = None;
+                    prepare(root, accounts, &alone)
+                }
+                p => p,
+            };
+            let entry = match p {
+                Prepared::Skip(s) => {
+                    summary.skipped.push(s);
+                    continue;
+                }
+                Prepared::Small {
+                    header,
+                    data,
+                    manifest,
+                } => {
+                    frames.add(&header, &data)?;
+                    manifest
+                }
+                Prepared::Big {
+                    header,
+                    file,
+                    opened,
+                    size,
+                    runs,
+                    mut manifest,
+                } => {
+                    let data_size = manifest.data_size;
+                    let (event, digest) = frames.stream(&header, data_size, |w| {
+                        source::write_data(&file, &opened, size, runs.as_deref(), w)
+                    })?;
+                    manifest.blake3 = Some(digest);
+                    if event.is_some() {
+                        manifest.event = event;
+                    }
+                    manifest
+                }
+            };
+            written_paths.insert(e.path.clone());
+            if entry.kind == "regular" {
+                summary.file_bytes += entry.size;
+            }
+            if let Some(ev) = &entry.event {
+                summary.events.push((e.path.clone(), ev.clone()));
+            }
+            serde_json::to_writer(&mut *manifest, &entry)?;
+            manifest.write_all(b"\n")?;
+        }
+    }
+    let packed = frames.finish()?;
+    drop(batches);
+    reader
+        .join()
+        .map_err(|_| std::io::Error::other("the export's reader panicked"))?;
+    Ok(packed)
 }
 
 #[derive(Serialize)]
