@@ -14,8 +14,8 @@
 //! export took 0.32 s on the test host with only the last 8 MiB unwritten (it grows with
 //! the bytes since the last flush, as a virtual disk's host-side cache does). So the same
 //! thread `fdatasync`s every [`FLUSH_EVERY`] windows: the closing `fsync` took 0.02 s.
-//! The waiting is all on that thread: a wait on the packing thread stalled it (and the
-//! compressions it feeds) for as long as the disk took to flush.
+//! The waiting is all on that thread, so the packing thread (which feeds the compressions)
+//! waits for the disk only when it is slower than compression, not once per window.
 //!
 //! Writeback is advice: a filesystem that refuses it (some FUSE and network ones) still
 //! gets the `fsync` that makes the export durable. An I/O error it reports is not advice:
@@ -118,15 +118,16 @@ impl Writeback {
                     }
                 }
             }
-            let sent = self.flusher.as_ref().map(|f| f.windows.send(start));
-            if !matches!(sent, Some(Ok(()))) {
-                // It stopped: refused, or failed (`stop` says which).
-                let stopped = self.flusher.take().map(Flusher::stop);
-                self.stop_with(stopped.and_then(Result::err));
+            if let Some(f) = &self.flusher {
+                if f.windows.send(start).is_err() {
+                    // It stopped: refused (no error), or failed.
+                    self.stop_flusher();
+                }
             }
         }
     }
 
+    /// Off from now on; the flusher waited for, and its error (or `error`) kept.
     fn stop_with(&mut self, error: Option<std::io::Error>) {
         self.off = true;
         if self.failed.is_none() {
@@ -134,19 +135,16 @@ impl Writeback {
         }
     }
 
+    fn stop_flusher(&mut self) {
+        let error = self.flusher.take().and_then(|f| f.stop().err());
+        self.stop_with(error);
+    }
+
     /// Wait for the flusher; an error it met (the disk refused data already written)
     /// fails the export, since the final `fsync` may no longer report it.
     pub fn finish(&mut self) -> std::io::Result<()> {
-        self.off = true;
-        if let Some(f) = self.flusher.take() {
-            if let Err(e) = f.stop() {
-                self.failed.get_or_insert(e);
-            }
-        }
-        match self.failed.take() {
-            Some(e) => Err(e),
-            None => Ok(()),
-        }
+        self.stop_flusher();
+        self.failed.take().map_or(Ok(()), Err)
     }
 }
 
