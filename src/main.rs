@@ -11,9 +11,9 @@ use std::time::Duration;
 #[cfg(target_env = "musl")]
 mod allocator;
 mod commands;
-// Exported on musl only; compiled for the tests everywhere on x86_64.
+// memcpy, memmove, memcmp: exported on musl only; compiled for the tests everywhere on x86_64.
 #[cfg(all(target_arch = "x86_64", any(target_env = "musl", test)))]
-mod mem_copy;
+mod libc_mem;
 
 use clap::Parser;
 use livescan::cli::{Cli, Command, ConfigCommand, Format, ScanArgs};

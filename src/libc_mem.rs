@@ -1,4 +1,4 @@
-//! The static (musl, x86_64) build's `memcpy` and `memmove`.
+//! The static (musl, x86_64) build's `memcpy`, `memmove` and `memcmp`.
 //!
 //! musl's x86_64 `memcpy` aligns the destination one `movsb` at a time, copies the body
 //! with `rep movsq` and the tail one `movsb` at a time again: every call pays a string
@@ -16,7 +16,14 @@
 //! Only the musl build exports the symbols (as `allocator.rs` gives it mimalloc); the
 //! static link then takes them instead of musl's (its `memcpy.o` and `memmove.o` are only
 //! pulled in for symbols still undefined, and `memmove.o` alone refers to `memcpy.o`).
-//! glibc builds keep glibc's. Each loop iteration holds a compiler barrier, so LLVM cannot
+//! glibc builds keep glibc's.
+//!
+//! musl's `memcmp` compares a byte at a time; paths (sorted, searched, merged against the
+//! package index) share long prefixes (`/usr/share/locale/…`). This one compares 8 bytes
+//! at a time, the last 8 overlapping (bytes already found equal cannot decide), and reads
+//! only the `n` bytes it is given.
+//!
+//! Each loop iteration holds a compiler barrier, so LLVM cannot
 //! turn the loop back into a call to `memcpy` (its loop-idiom pass would, and the call
 //! would be this one).
 
@@ -38,6 +45,47 @@ pub unsafe extern "C" fn memcpy(dst: *mut u8, src: *const u8, n: usize) -> *mut 
 pub unsafe extern "C" fn memmove(dst: *mut u8, src: *const u8, n: usize) -> *mut u8 {
     copy_overlapping(dst, src, n);
     dst
+}
+
+#[cfg(target_env = "musl")]
+/// # Safety
+/// The C contract: `a` and `b` readable for `n` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn memcmp(a: *const u8, b: *const u8, n: usize) -> i32 {
+    compare(a, b, n)
+}
+
+/// `memcmp`'s body: negative, zero or positive as the first differing byte (unsigned) of
+/// `a` is below, equal to or above `b`'s.
+///
+/// # Safety
+/// `a` and `b` readable for `n` bytes.
+#[inline]
+pub unsafe fn compare(a: *const u8, b: *const u8, n: usize) -> i32 {
+    if n < 8 {
+        for i in 0..n {
+            let (x, y) = (*a.add(i), *b.add(i));
+            if x != y {
+                return i32::from(x) - i32::from(y);
+            }
+        }
+        return 0;
+    }
+    let word_order = |i: usize| {
+        let x = a.add(i).cast::<u64>().read_unaligned();
+        let y = b.add(i).cast::<u64>().read_unaligned();
+        // Big-endian, the first byte is the most significant: integer order is byte order.
+        x.swap_bytes().cmp(&y.swap_bytes())
+    };
+    let mut i = 0;
+    while i < n - 8 {
+        barrier();
+        match word_order(i) {
+            core::cmp::Ordering::Equal => i += 8,
+            o => return o as i32,
+        }
+    }
+    word_order(n - 8) as i32
 }
 
 /// `memcpy`'s body. Also correct when `dst` comes before an overlapping `src`.
@@ -152,12 +200,19 @@ unsafe fn load16(p: *const u8) -> __m128i {
     _mm_loadu_si128(p.cast())
 }
 
-/// A loop's load, after an empty `asm!` that may (for all LLVM knows) touch memory: the
-/// loop stays a loop (see the module doc). It emits no instruction.
+/// A loop's load, after a [`barrier`].
 #[inline(always)]
 unsafe fn load16_in_loop(p: *const u8) -> __m128i {
-    core::arch::asm!("", options(nostack, preserves_flags));
+    barrier();
     load16(p)
+}
+
+/// An empty `asm!` that may, for all LLVM knows, touch memory: a loop holding one stays a
+/// loop (see the module doc). It emits no instruction.
+#[inline(always)]
+fn barrier() {
+    // SAFETY: no instruction; it only stops the compiler moving memory accesses across it.
+    unsafe { core::arch::asm!("", options(nostack, preserves_flags)) }
 }
 
 #[inline(always)]
@@ -225,6 +280,51 @@ mod tests {
                     assert_eq!(buf, expected, "n={n} from={from} to={to}");
                 }
             }
+        }
+    }
+
+    #[test]
+    fn compares_as_the_first_differing_byte_does() {
+        for n in (0..=80).chain([255, 256, 1000]) {
+            let a = pattern(n);
+            // SAFETY: both are `n` bytes long (here and below).
+            assert_eq!(
+                unsafe { compare(a.as_ptr(), a.clone().as_ptr(), n) },
+                0,
+                "n={n}"
+            );
+            for at in 0..n {
+                for (x, y) in [(0x00u8, 0x01u8), (0x7f, 0x80), (0xfe, 0xff), (0x80, 0x7f)] {
+                    let mut l = a.clone();
+                    let mut r = a.clone();
+                    l[at] = x;
+                    r[at] = y;
+                    // A later difference the other way round must not decide.
+                    if at + 1 < n {
+                        l[n - 1] = 0xff;
+                        r[n - 1] = 0x00;
+                    }
+                    let got = unsafe { compare(l.as_ptr(), r.as_ptr(), n) };
+                    assert_eq!(
+                        got.signum(),
+                        (x as i32 - y as i32).signum(),
+                        "n={n} at={at}"
+                    );
+                    let back = unsafe { compare(r.as_ptr(), l.as_ptr(), n) };
+                    assert_eq!(back.signum(), -got.signum(), "n={n} at={at}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn compare_reads_nothing_past_n() {
+        // Equal in the first n bytes, different right after: only n bytes count.
+        for n in 0..40 {
+            let a = vec![7u8; n + 1];
+            let mut b = a.clone();
+            b[n] = 8;
+            assert_eq!(unsafe { compare(a.as_ptr(), b.as_ptr(), n) }, 0, "n={n}");
         }
     }
 
