@@ -325,6 +325,8 @@ fn walk_dir<'s>(
     };
     let mut batch = Vec::new();
     let mut children = Vec::new();
+    let skips_here = opts.skip_mounts.has_entries_in(&dir);
+    let excludes_here = opts.excludes.has_entries_in(&dir);
     while let Some(item) = reader.next_entry() {
         let range = match item {
             Ok(r) => r,
@@ -335,10 +337,10 @@ fn walk_dir<'s>(
         };
         let name = reader.name(&range);
         let path = child_path(&dir, name.to_bytes());
-        if opts.skip_mounts.contains(&path) {
+        if skips_here && opts.skip_mounts.contains(&path) {
             continue; // decided from mountinfo; do not even lstat it
         }
-        if opts.excludes.contains(&path) {
+        if excludes_here && opts.excludes.contains(&path) {
             shared.excluded.fetch_add(1, Ordering::Relaxed);
             continue;
         }
