@@ -16,8 +16,10 @@ pub struct Excludes {
 
 /// `/var` of `/var/lib`, `/` of `/proc`; `None` for `/`.
 fn parent_of(path: &[u8]) -> Option<&[u8]> {
+    if path == b"/" {
+        return None;
+    }
     match path.iter().rposition(|&b| b == b'/')? {
-        _ if path == b"/" => None,
         0 => Some(b"/"),
         pos => Some(&path[..pos]),
     }
