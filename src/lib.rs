@@ -16,6 +16,7 @@ pub mod fuzz_targets;
 pub mod huge_pages;
 pub mod journal;
 pub mod lock;
+pub mod memory_use;
 pub mod pack;
 pub mod path_bytes;
 pub mod path_order;

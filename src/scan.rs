@@ -124,6 +124,7 @@ pub fn run(opts: &ScanOptions) -> Result<ScanResult, ScanError> {
                 Some(pool) => pool.install(|| walk::walk(&walk_opts)),
                 None => walk::walk(&walk_opts),
             };
+            crate::memory_use::log_after("the walk");
             (walked, t.elapsed().as_secs_f64())
         },
         || {
@@ -140,10 +141,12 @@ pub fn run(opts: &ScanOptions) -> Result<ScanResult, ScanError> {
                 })
                 .collect();
             let db_s = t.elapsed().as_secs_f64();
+            crate::memory_use::log_after("reading the package databases");
             // Built while the walk still runs: canonicalising and sorting every packaged
             // path kept one core busy, the other idle, between the walk and pass 1.
             let indexed = read.map(|contents| {
                 let index = classify::PathIndex::build(&root, &contents);
+                crate::memory_use::log_after("indexing the packaged paths");
                 (contents, index)
             });
             (indexed, db_s)
@@ -190,6 +193,7 @@ pub fn run(opts: &ScanOptions) -> Result<ScanResult, ScanError> {
     }
     // Give the memory back before the report and the overlay are written.
     release_free_memory();
+    crate::memory_use::log_after("the classification");
     save_cache(&mut cache_info, root_id.as_ref(), &mut classification);
 
     let mut errors = walked.errors;

@@ -219,6 +219,7 @@ pub fn classify(
         }
         all
     };
+    crate::memory_use::log_after("pass 1 (ownership and attributes)");
 
     // Pass 2: hash each needed inode once, in parallel, in inode order for locality.
     let mut jobs: Vec<HashJob> = verdicts
@@ -291,6 +292,7 @@ pub fn classify(
         |k, r| store(md5_only[k], r),
     );
     drop((md5_only, others));
+    crate::memory_use::log_after("pass 2 (hashing)");
     let hash_result = |meta: &Meta| {
         jobs.binary_search_by_key(&(meta.dev, meta.ino), |j| (j.dev, j.ino))
             .ok()
@@ -395,6 +397,7 @@ pub fn classify(
     cache_entries.par_sort_unstable_by_key(|(k, _)| *k);
     cache_entries.dedup_by_key(|(k, _)| *k);
 
+    crate::memory_use::log_after("pass 3 (report records)");
     let mut deleted = Vec::new();
     for (path, group) in missing {
         if ctx.excludes.covers(path) || ctx.skipped_mounts.covers(path) || unreadable.covers(path) {

@@ -114,15 +114,14 @@ impl PackageDb for DpkgDb {
         // packaged file). Their warnings still come after the packages'.
         let mut alt_warnings = Vec::new();
         let alternatives = alternatives::read_all(&admin, &mut alt_warnings)?;
-        // Grown in sixteenths as the packages' lists are moved in and freed (as the walk
-        // gathers its batches): allocated whole up front, it was held together with them.
+        // Reserved whole, once: pages are resident only as records are moved in, while each
+        // package's list is freed as it is moved. Grown in steps instead, every step
+        // reallocated and copied all that was moved before, the old and the new buffer
+        // held at once: a 1 M-file tree's half-million records peaked at 117 MiB instead
+        // of 75.
         let total = per_package.iter().map(|o| o.files.len()).sum::<usize>() + alternatives.len();
-        let step = (total / 16).max(4096);
-        let mut files = Vec::new();
+        let mut files = Vec::with_capacity(total);
         for out in per_package {
-            if files.capacity() - files.len() < out.files.len() {
-                files.reserve_exact(step.max(out.files.len()).min(total - files.len()));
-            }
             files.extend(out.files);
             warnings.extend(out.warnings);
         }
