@@ -5,7 +5,7 @@ use std::io::BufWriter;
 use std::time::Instant;
 
 use livescan::accounts::Accounts;
-use livescan::classify::{Category, Change, Classified, Totals};
+use livescan::classify::{Category, Change, Classified, Reported, Totals};
 use livescan::report::{self, HostInfo, ReportInput, ScanInfo, Timings};
 use livescan::walk::{FileKind, Meta};
 
@@ -50,6 +50,7 @@ fn main() {
             reason: "no package owns it",
         })
         .collect();
+    let files = Reported::from(files);
     let scan = ScanInfo {
         root: b"/".to_vec(),
         excludes: vec![],

@@ -162,7 +162,8 @@ pub fn run(opts: &ScanOptions) -> Result<ScanResult, ScanError> {
 
     let accounts = Accounts::load(&root);
     let swap_files = swap_files(&root);
-    let (cache, mut cache_info, root_id) = load_cache(opts, &root);
+    let mut cache_info = CacheInfo::default();
+    let mut root_id = None;
     let t = Instant::now();
     let prelink = classify::prelink::Prelink::detect(&root);
     let ctx = classify::Context {
@@ -182,7 +183,11 @@ pub fn run(opts: &ScanOptions) -> Result<ScanResult, ScanError> {
         &walked.errors,
         &databases,
         index,
-        cache,
+        || {
+            let cache;
+            (cache, cache_info, root_id) = load_cache(opts, &root);
+            cache
+        },
     );
     let classify_s = t.elapsed().as_secs_f64();
     // The file records were for the classification; what comes next (profile, report)

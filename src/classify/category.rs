@@ -345,8 +345,56 @@ pub static RULES: &[Rule] = &[
 
 /// The category and reason of an unowned path. `swap_files` come from `/proc/swaps`.
 pub fn categorize(path: &[u8], swap_files: &[Vec<u8>]) -> (Category, &'static str) {
+    let rule = rule_for(path, swap_files);
+    (rule.category(), rule.reason())
+}
+
+/// Which rule put an unowned path in its category, as a number: what a packed report
+/// record holds instead of the category and its reason's `&'static str` (two bytes, not
+/// twenty-four).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CategoryRule(u16);
+
+/// The numbers before the rules': the two verdicts no rule gives.
+const SWAP: u16 = 0;
+const NO_RULE: u16 = 1;
+const FIRST_RULE: u16 = 2;
+
+impl CategoryRule {
+    pub fn number(self) -> u16 {
+        self.0
+    }
+
+    /// `None` for a number no verdict has.
+    pub fn from_number(n: u16) -> Option<CategoryRule> {
+        (usize::from(n) < usize::from(FIRST_RULE) + RULES.len()).then_some(CategoryRule(n))
+    }
+
+    pub fn category(self) -> Category {
+        match self.0 {
+            SWAP => Swap,
+            NO_RULE => Unowned,
+            n => RULES
+                .get(usize::from(n - FIRST_RULE))
+                .map_or(Unowned, |r| r.category),
+        }
+    }
+
+    pub fn reason(self) -> &'static str {
+        match self.0 {
+            SWAP => "active swap file (/proc/swaps)",
+            NO_RULE => "no package owns it",
+            n => RULES
+                .get(usize::from(n - FIRST_RULE))
+                .map_or("no package owns it", |r| r.reason),
+        }
+    }
+}
+
+/// [`categorize`], as the number of the rule that decided.
+pub fn rule_for(path: &[u8], swap_files: &[Vec<u8>]) -> CategoryRule {
     if swap_files.iter().any(|s| s == path) {
-        return (Swap, "active swap file (/proc/swaps)");
+        return CategoryRule(SWAP);
     }
     let index = RuleIndex::get();
     let candidates = index
@@ -354,12 +402,15 @@ pub fn categorize(path: &[u8], swap_files: &[Vec<u8>]) -> (Category, &'static st
         .get(top_component(path))
         .unwrap_or(&index.anywhere);
     for &i in candidates {
-        let r = &RULES[i];
-        if matches(r.pattern, path) {
-            return (r.category, r.reason);
+        if matches(RULES[i].pattern, path) {
+            // The table has a few dozen rules.
+            return u16::try_from(i)
+                .ok()
+                .and_then(|i| i.checked_add(FIRST_RULE))
+                .map_or(CategoryRule(NO_RULE), CategoryRule);
         }
     }
-    (Unowned, "no package owns it")
+    CategoryRule(NO_RULE)
 }
 
 /// The rules grouped by the first component of the path they are anchored at, so that a
@@ -443,6 +494,26 @@ fn dir_matches(parent: &[u8], dir: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_rule_number_stands_for_its_category_and_reason() {
+        for (i, r) in RULES.iter().enumerate() {
+            let n = u16::try_from(i).unwrap() + FIRST_RULE;
+            let rule = CategoryRule::from_number(n).expect("every rule has a number");
+            assert_eq!((rule.category(), rule.reason()), (r.category, r.reason));
+        }
+        let past = u16::try_from(RULES.len()).unwrap() + FIRST_RULE;
+        assert_eq!(CategoryRule::from_number(past), None);
+        let swap = vec![b"/swapfile".to_vec()];
+        assert_eq!(rule_for(b"/swapfile", &swap).category(), Swap);
+        assert_eq!(rule_for(b"/srv/data", &[]).reason(), "no package owns it");
+        let key = rule_for(b"/etc/ssh/ssh_host_rsa_key", &[]);
+        assert_eq!(
+            (key.category(), key.reason()),
+            categorize_linear(b"/etc/ssh/ssh_host_rsa_key")
+        );
+        assert_ne!(key.category(), Unowned);
+    }
 
     /// Every rule checked in order: what the index must agree with.
     fn categorize_linear(path: &[u8]) -> (Category, &'static str) {

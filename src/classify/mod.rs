@@ -5,6 +5,7 @@
 //! Hashing is the expensive part, so only files whose database records a digest are read,
 //! each inode once (hardlinks), in parallel on the rayon pool.
 
+pub mod added;
 pub mod caps;
 pub mod category;
 pub mod digest;
@@ -21,6 +22,7 @@ use std::sync::OnceLock;
 use rayon::prelude::*;
 use serde::Serialize;
 
+pub use added::{AddedFiles, AddedRecord};
 pub use category::Category;
 pub use owned_index::PathIndex;
 pub use verify::VerifyFlags;
@@ -119,13 +121,55 @@ pub struct Totals {
 }
 
 pub struct Classification {
-    /// Sorted by path.
-    pub files: Vec<Classified>,
+    pub files: Reported,
     pub totals: Totals,
     /// Files that could not be read or changed while read (they make the run "partial").
     pub errors: Vec<WalkError>,
     /// What the next scan's verify cache should hold (empty without a cache).
     pub cache_entries: Vec<(verify_cache::Key, digest::Computed)>,
+}
+
+/// The reported paths: modified and deleted ones as records, added ones packed (most of
+/// a large scan's report, and the bulk of its memory as records).
+pub struct Reported {
+    /// Sorted by path.
+    pub records: Vec<Classified>,
+    pub added: AddedFiles,
+}
+
+impl Reported {
+    pub fn len(&self) -> usize {
+        self.records.len() + self.added.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Every reported path's record, in path order (the added ones decoded as they come).
+    pub fn iter(&self) -> impl Iterator<Item = Classified> + '_ {
+        let mut records = self.records.iter().peekable();
+        let mut added = self
+            .added
+            .iter()
+            .map(AddedRecord::into_classified)
+            .peekable();
+        std::iter::from_fn(move || match (records.peek(), added.peek()) {
+            (Some(r), Some(a)) if path_order::cmp(&a.path, &r.path).is_lt() => added.next(),
+            (Some(_), _) => records.next().cloned(),
+            (None, _) => added.next(),
+        })
+    }
+}
+
+/// Records as they are, none packed (tests, and callers that build their own).
+impl From<Vec<Classified>> for Reported {
+    fn from(records: Vec<Classified>) -> Reported {
+        Reported {
+            records,
+            added: AddedFiles::default(),
+        }
+    }
 }
 
 /// What reading one inode gave.
@@ -174,16 +218,18 @@ impl HashJob {
     }
 }
 
-/// `index` is [`PathIndex::build`] of `dbs`. `cache` holds the digests of the previous
-/// scan, `None` with `--no-cache` (then nothing is collected for the next one either); it
-/// is consumed, and freed as soon as it has been looked up.
+/// `index` is [`PathIndex::build`] of `dbs`. `load_cache` gives the digests of the previous
+/// scan, `None` with `--no-cache` (then nothing is collected for the next one either). It
+/// is called once pass 1 has packed the added entries, whose walk records the cache was
+/// held beside otherwise (a 1 M-file tree's rescan peaked there); the cache is consumed,
+/// and freed as soon as it has been looked up.
 pub fn classify(
     ctx: &Context,
-    mut walked: Vec<WalkedEntry>,
+    walked: impl IntoIterator<Item = WalkedEntry, IntoIter: ExactSizeIterator>,
     walk_errors: &[WalkError],
     dbs: &[DbContents],
     index: PathIndex,
-    cache: Option<verify_cache::VerifyCache>,
+    load_cache: impl FnOnce() -> Option<verify_cache::VerifyCache>,
 ) -> Classification {
     let index = OwnedIndex::with_parts(dbs, index);
     // Directories the walker could not read: their recorded children are not checked.
@@ -194,39 +240,24 @@ pub fn classify(
             .map(|e| e.path.clone()),
     );
 
-    // Pass 1 (parallel): owned or not, and the checks that need no reading.
-    // Both the walk and the index are sorted by path: each chunk finds its first path by
-    // binary search, then walks the index forward with it (a merge join; a binary search
-    // per entry was 5 % of a host scan's CPU).
-    let verdicts: Vec<Verdict> = {
-        let parts: Vec<Vec<Verdict>> = walked
-            .par_chunks(4096)
-            .map(|chunk| {
-                let mut cursor = chunk.first().map_or(0, |e| index.lower_bound(&e.path));
-                chunk
-                    .iter()
-                    .map(|e| {
-                        let group = index.advance(&mut cursor, &e.path);
-                        let recs = (!group.is_empty()).then(|| index.records(group));
-                        first_look(ctx, e, recs.as_deref())
-                    })
-                    .collect()
-            })
-            .collect();
-        let mut all = Vec::with_capacity(walked.len());
-        for part in parts {
-            all.extend(part);
-        }
-        all
-    };
+    let walked = walked.into_iter();
+    let walked_entries = walked.len() as u64;
+    let FirstPass {
+        mut walked,
+        verdicts,
+        added,
+        added_totals,
+        walked_bytes,
+    } = first_pass(ctx, &index, walked);
     crate::memory_use::log_after("pass 1 (ownership and attributes)");
+    let cache = load_cache();
 
     // Pass 2: hash each needed inode once, in parallel, in inode order for locality.
     let mut jobs: Vec<HashJob> = verdicts
         .iter()
         .enumerate()
         .filter_map(|(i, v)| match v {
-            Verdict::Owned { hash, .. } if !hash.is_empty() => Some(HashJob {
+            Verdict { hash, .. } if !hash.is_empty() => Some(HashJob {
                 entry: u32::try_from(i).ok()?,
                 dev: walked[i].meta.dev,
                 ino: walked[i].meta.ino,
@@ -301,13 +332,12 @@ pub fn classify(
     };
 
     let mut totals = Totals {
-        walked_entries: walked.len() as u64,
-        walked_bytes: walked
-            .iter()
-            .filter(|e| e.meta.kind == FileKind::Regular)
-            .map(|e| e.meta.size)
-            .sum(),
+        walked_entries,
+        walked_bytes,
         packaged_paths: index.paths as u64,
+        added: added_totals.files,
+        added_bytes: added_totals.bytes,
+        added_by_category: added_totals.by_category,
         ..Default::default()
     };
     for (j, &cached) in jobs.iter().zip(&from_cache) {
@@ -321,7 +351,8 @@ pub fn classify(
     }
 
     // Recorded paths that the walk did not find (before the loop below consumes the walk).
-    // The index is sorted by path, so these are too.
+    // The index is sorted by path, so these are too. Every walked path the index has is
+    // owned, so the owned entries are all the walk this needs.
     let groups: Vec<(&[u8], &[IndexRec])> = index.groups().collect();
     let missing: Vec<(&[u8], &[IndexRec])> = groups
         .into_par_iter()
@@ -367,24 +398,11 @@ pub fn classify(
                 totals.unchanged += 1;
                 continue;
             };
-            let size = match c.meta {
+            totals.modified += 1;
+            totals.modified_bytes += match c.meta {
                 Some(m) if m.kind == FileKind::Regular => m.size,
                 _ => 0,
             };
-            match c.category {
-                Some(category) => {
-                    totals.added += 1;
-                    totals.added_bytes += size;
-                    let t = totals.added_by_category.entry(category).or_default();
-                    t.files += 1;
-                    t.bytes += size;
-                    t.packed_by_default = category.packed_by_default();
-                }
-                None => {
-                    totals.modified += 1;
-                    totals.modified_bytes += size;
-                }
-            }
             records.push(c);
         }
         chunks.push(records);
@@ -432,13 +450,138 @@ pub fn classify(
     }
     // The chunks came from the end of the sorted walk, so in reverse they are sorted; the
     // deleted paths are sorted too (the index's order): a merge, not a sort.
-    let files = merge_sorted(chunks, deleted);
+    let records = merge_sorted(chunks, deleted);
     errors.sort_by(|a, b| path_order::cmp(&a.path, &b.path));
     Classification {
-        files,
+        files: Reported { records, added },
         totals,
         errors,
         cache_entries,
+    }
+}
+
+/// What pass 1 leaves for the others.
+struct FirstPass {
+    /// The owned entries, in path order, and what pass 1 found of each.
+    walked: Vec<WalkedEntry>,
+    verdicts: Vec<Verdict>,
+    added: AddedFiles,
+    added_totals: AddedTotals,
+    /// Bytes of the walked regular files.
+    walked_bytes: u64,
+}
+
+#[derive(Default)]
+struct AddedTotals {
+    files: u64,
+    bytes: u64,
+    by_category: BTreeMap<Category, CategoryTotal>,
+}
+
+impl AddedTotals {
+    fn count(&mut self, e: &WalkedEntry, category: Category) {
+        let size = if e.meta.kind == FileKind::Regular {
+            e.meta.size
+        } else {
+            0
+        };
+        self.files += 1;
+        self.bytes += size;
+        let t = self.by_category.entry(category).or_default();
+        t.files += 1;
+        t.bytes += size;
+        t.packed_by_default = category.packed_by_default();
+    }
+
+    fn add(&mut self, other: AddedTotals) {
+        self.files += other.files;
+        self.bytes += other.bytes;
+        for (category, t) in other.by_category {
+            let mine = self.by_category.entry(category).or_default();
+            mine.files += t.files;
+            mine.bytes += t.bytes;
+            mine.packed_by_default = t.packed_by_default;
+        }
+    }
+}
+
+/// Pass 1 (parallel): owned or not, and the checks that need no reading. The added
+/// entries leave the walk here, packed ([`added`]), rather than idling through the
+/// hashing as walk records (half a 1 M-file tree's walk). The walk is taken `CHUNK`
+/// entries at a time, in path order, as it frees its directories' batches: it and what
+/// replaces it are not held at once.
+fn first_pass(
+    ctx: &Context,
+    index: &OwnedIndex,
+    mut walked: impl ExactSizeIterator<Item = WalkedEntry>,
+) -> FirstPass {
+    const CHUNK: usize = 1 << 15;
+    // Both the walk and the index are sorted by path: each part finds its first path by
+    // binary search, then walks the index forward with it (a merge join; a binary search
+    // per entry was 5 % of a host scan's CPU).
+    const PART: usize = 4096;
+    // Reserved for every entry: only the pages the owned ones fill become resident, and
+    // growing by doubling held two copies.
+    let mut owned = Vec::with_capacity(walked.len());
+    let mut verdicts = Vec::with_capacity(walked.len());
+    let mut blocks = Vec::new();
+    let mut added_totals = AddedTotals::default();
+    let mut walked_bytes = 0;
+    loop {
+        let chunk: Vec<WalkedEntry> = walked.by_ref().take(CHUNK).collect();
+        if chunk.is_empty() {
+            break;
+        }
+        walked_bytes += chunk
+            .iter()
+            .filter(|e| e.meta.kind == FileKind::Regular)
+            .map(|e| e.meta.size)
+            .sum::<u64>();
+        let parts: Vec<(Vec<Option<Verdict>>, added::Block, AddedTotals)> = chunk
+            .par_chunks(PART)
+            .map(|part| {
+                let mut cursor = part.first().map_or(0, |e| index.lower_bound(&e.path));
+                let mut block = added::BlockWriter::default();
+                let mut totals = AddedTotals::default();
+                let verdicts = part
+                    .iter()
+                    .map(|e| {
+                        let group = index.advance(&mut cursor, &e.path);
+                        let recs = (!group.is_empty()).then(|| index.records(group));
+                        let verdict = first_look(ctx, e, recs.as_deref());
+                        if verdict.is_none() {
+                            let rule = category::rule_for(&e.path, ctx.swap_files);
+                            totals.count(e, rule.category());
+                            block.push(e, rule);
+                        }
+                        verdict
+                    })
+                    .collect();
+                (verdicts, block.finish(), totals)
+            })
+            .collect();
+        // One verdict per entry, in the entries' order (the verdicts zipped first: `zip`
+        // takes from its left side before it learns the right one has ended).
+        let mut entries = chunk.into_iter();
+        for (part_verdicts, block, totals) in parts {
+            for (v, e) in part_verdicts.into_iter().zip(entries.by_ref()) {
+                if let Some(v) = v {
+                    owned.push(e);
+                    verdicts.push(v);
+                }
+            }
+            if !block.is_empty() {
+                blocks.push(block);
+            }
+            added_totals.add(totals);
+        }
+    }
+    FirstPass {
+        walked: owned,
+        verdicts,
+        added: AddedFiles::new(blocks),
+        added_totals,
+        walked_bytes,
     }
 }
 
@@ -470,30 +613,12 @@ fn report_entry(
         changed_while_read: false,
         prelinked_unchanged: false,
     };
-    let (mut flags, hash, config, marker) = match v {
-        Verdict::Added => {
-            let (category, reason) = category::categorize(&e.path, ctx.swap_files);
-            out.record = Some(Classified {
-                path: e.path.into_vec(),
-                change: Change::Added,
-                meta: Some(e.meta),
-                link_target: e.link_target.into_vec(),
-                verify: None,
-                config: false,
-                marker: None,
-                owners: Vec::new(),
-                category: Some(category),
-                reason,
-            });
-            return out;
-        }
-        Verdict::Owned {
-            flags,
-            hash,
-            config,
-            marker,
-        } => (flags, hash, config, marker),
-    };
+    let Verdict {
+        mut flags,
+        hash,
+        config,
+        marker,
+    } = v;
     // Looked up again (when needed) rather than kept in the verdict: on a million entries
     // the owners and digests of every owned one were the verdicts' bulk.
     let mut recs = Records::new();
@@ -672,19 +797,15 @@ fn recheck_prelinked(
     }
 }
 
-/// One per walked entry, held from pass 1 to pass 3: kept small (12 bytes; with the
-/// category and its reason string an added path's was 24, on a million entries 12 MB).
-enum Verdict {
-    /// No package owns it: categorised in pass 3, where its report record is made.
-    Added,
-    Owned {
-        flags: VerifyFlags,
-        /// Algorithms the file must be read with; empty = no read needed. The digests to
-        /// compare are [`pending_digests`] of the path's records.
-        hash: AlgoSet,
-        config: bool,
-        marker: Option<Marker>,
-    },
+/// What pass 1 found of an owned entry, held to pass 3: kept small (12 bytes, one per
+/// owned entry).
+struct Verdict {
+    flags: VerifyFlags,
+    /// Algorithms the file must be read with; empty = no read needed. The digests to
+    /// compare are [`pending_digests`] of the path's records.
+    hash: AlgoSet,
+    config: bool,
+    marker: Option<Marker>,
 }
 
 /// The recorded digests of a walked regular file that only reading it can check: those
@@ -712,18 +833,23 @@ fn owners_of(recs: &[(u16, &PackagedFile)]) -> Vec<OwnerRef> {
     owners
 }
 
-fn first_look(ctx: &Context, e: &WalkedEntry, recs: Option<&[(u16, &PackagedFile)]>) -> Verdict {
+/// `None`: no package owns the entry.
+fn first_look(
+    ctx: &Context,
+    e: &WalkedEntry,
+    recs: Option<&[(u16, &PackagedFile)]>,
+) -> Option<Verdict> {
     let Some(recs) = recs else {
         if *e.path == *b"/" {
             // The root directory always exists on the target too; nothing to pack or report.
-            return Verdict::Owned {
+            return Some(Verdict {
                 flags: VerifyFlags::unchecked(),
                 hash: AlgoSet::default(),
                 config: false,
                 marker: None,
-            };
+            });
         }
-        return Verdict::Added;
+        return None;
     };
     // rpm -V does not compare mtimes of a path that several installed packages own.
     let shared = owners_of(recs).len() > 1;
@@ -776,12 +902,12 @@ fn first_look(ctx: &Context, e: &WalkedEntry, recs: Option<&[(u16, &PackagedFile
         // digest): report it as a mode change, as `dpkg --verify` does.
         flags.mode = verify::Check::Failed;
     }
-    Verdict::Owned {
+    Some(Verdict {
         flags,
         hash,
         config: recs.iter().any(|(_, f)| f.conffile),
         marker: recs.iter().find_map(|(_, f)| f.marker),
-    }
+    })
 }
 
 #[cfg(test)]

@@ -54,7 +54,7 @@ fn run_with(
     };
     let dbs = [db];
     let index = PathIndex::build(root, &dbs);
-    classify(&ctx, walked.entries, &walked.errors, &dbs, index, None)
+    classify(&ctx, walked.entries, &walked.errors, &dbs, index, || None)
 }
 
 fn changes(c: &Classification) -> Vec<(String, Change)> {
@@ -129,10 +129,11 @@ fn added_modified_deleted_and_not_installed() {
             ("/usr/bin/wasfile".to_string(), Change::Modified),
         ]
     );
-    let conf = &c.files[1];
+    let files: Vec<Classified> = c.files.iter().collect();
+    let conf = &files[1];
     assert!(conf.config);
     assert_eq!(conf.verify.unwrap().render(), "??5??????");
-    assert_eq!(c.files[5].verify.unwrap().render(), "?M???????");
+    assert_eq!(files[5].verify.unwrap().render(), "?M???????");
     assert_eq!(c.totals.not_installed.get("dpkg path-exclude"), Some(&1));
     assert_eq!(c.totals.deleted, 1);
     // `same`, the 6 recorded directories, and `/` (never reported as added).
@@ -232,7 +233,7 @@ fn prelinked_files_are_checked_on_the_undone_content() {
         fs::set_permissions(&p, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
         Some(p)
     };
-    let tool = |c: &Classification| c.files.iter().find(|f| f.path == b"/usr/bin/tool").cloned();
+    let tool = |c: &Classification| c.files.iter().find(|f| f.path == b"/usr/bin/tool");
 
     // Without prelink support: an ordinary size/content change.
     let c = run_with(&root, db(), &Excludes::default(), None);
@@ -346,4 +347,74 @@ fn per_entry_records_stay_small() {
 fn packaged_file_records_stay_small() {
     // 120 bytes with the not-installed reason as a `&'static str`.
     assert!(std::mem::size_of::<PackagedFile>() <= 96);
+}
+
+#[test]
+fn a_walk_of_several_pass_one_chunks_keeps_every_path_once_in_order() {
+    // More entries than pass 1 takes at a time (32 Ki), so that it consumes the walk in
+    // several chunks from the end and puts them back in order; owned, modified, deleted
+    // and added paths interleave in every directory.
+    let tmp = tempfile::tempdir().unwrap();
+    let r = tmp.path();
+    let mut files = vec![];
+    let (mut owned, mut modified, mut added) = (0u64, vec![], 0u64);
+    for d in 0..40 {
+        let dir = format!("d{d:02}");
+        fs::create_dir(r.join(&dir)).unwrap();
+        files.push(file(&format!("/{dir}"), None, Presence::Required));
+        files.push(file(
+            &format!("/{dir}/gone"),
+            Some(md5(b"x")),
+            Presence::Required,
+        ));
+        for f in 0..1000 {
+            let name = format!("/{dir}/f{f:04}");
+            fs::write(r.join(&name[1..]), b"x").unwrap();
+            if f % 7 == 0 {
+                owned += 1;
+                let recorded = if f % 5 == 0 { b"y" } else { b"x" };
+                if f % 5 == 0 {
+                    modified.push(name.clone());
+                }
+                files.push(file(&name, Some(md5(recorded)), Presence::Required));
+            } else {
+                added += 1;
+            }
+        }
+    }
+    let db = DbContents {
+        packages: vec![],
+        files,
+        warnings: vec![],
+    };
+    let c = run(&RootFs::new(r), db, &Excludes::default());
+    let all = changes(&c);
+    let paths: Vec<&[u8]> = all.iter().map(|(p, _)| p.as_bytes()).collect();
+    assert!(
+        paths
+            .windows(2)
+            .all(|w| path_order::cmp(w[0], w[1]).is_lt()),
+        "reported paths are sorted, each once"
+    );
+    let of = |change| all.iter().filter(|(_, c)| *c == change).count() as u64;
+    // The root itself is not reported; the 40 directories are owned.
+    assert_eq!(of(Change::Added), added);
+    assert_eq!(c.totals.added, added);
+    assert_eq!(c.totals.added_bytes, added);
+    assert_eq!(of(Change::Deleted), 40);
+    let got_modified: Vec<&String> = all
+        .iter()
+        .filter(|(_, c)| *c == Change::Modified)
+        .map(|(p, _)| p)
+        .collect();
+    modified.sort();
+    assert_eq!(got_modified, modified.iter().collect::<Vec<_>>());
+    assert_eq!(c.totals.hashed_files, owned);
+    assert_eq!(
+        c.totals.unchanged,
+        owned - modified.len() as u64 + 40 + 1,
+        "owned files, the directories and the root"
+    );
+    assert_eq!(c.totals.walked_entries, 40 * 1000 + 40 + 1);
+    assert_eq!(c.files.added.len() as u64, added);
 }

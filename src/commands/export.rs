@@ -198,7 +198,7 @@ pub fn run(args: ExportArgs, cfg: config::Config) -> Exit {
         max_file_size: args.max_file_size,
         own_files,
     };
-    let plan = plan::build(&result.root, &c.files, &policy);
+    let plan = plan::build(&result.root, c.files.iter(), &policy);
     if let Some(f) = &out_file {
         check_free_space(f, &plan, args.no_overlay);
     }

@@ -174,7 +174,7 @@ fn live(
     };
     let plan = plan::build(
         &result.root,
-        &result.classification.files,
+        result.classification.files.iter(),
         &PackPolicy::default(),
     );
     let export_opts = ExportOptions {

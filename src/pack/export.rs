@@ -575,7 +575,6 @@ mod tests {
         });
         let files: Vec<crate::classify::Classified> = walked
             .entries
-            .iter()
             .map(|e| crate::classify::Classified {
                 path: e.path.to_vec(),
                 change: crate::classify::Change::Added,

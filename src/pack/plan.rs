@@ -2,6 +2,7 @@
 //! name) and every `modified` one, the directories above them, hardlinks as links — in
 //! byte order of the path, so the same scan always gives the same archive.
 
+use std::borrow::Borrow;
 use std::collections::{HashMap, HashSet};
 
 use serde::Serialize;
@@ -56,10 +57,16 @@ fn packable_kind(kind: FileKind) -> bool {
     matches!(kind, FileKind::Regular | FileKind::Dir | FileKind::Symlink)
 }
 
-pub fn build(root: &RootFs, files: &[Classified], policy: &PackPolicy) -> Plan {
+/// `files`: the classification's records (`Reported::iter`), or any others.
+pub fn build<F: Borrow<Classified>>(
+    root: &RootFs,
+    files: impl IntoIterator<Item = F>,
+    policy: &PackPolicy,
+) -> Plan {
     let mut plan = Plan::default();
     let mut chosen: Vec<PlanEntry> = Vec::new();
     for f in files {
+        let f = f.borrow();
         let Some(meta) = f.meta else { continue }; // deleted
         let wanted = match f.change {
             Change::Deleted => continue,

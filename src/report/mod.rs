@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use crate::accounts::Accounts;
 use crate::classify::verify_cache::CacheInfo;
-use crate::classify::{Category, Change, Classified, Totals};
+use crate::classify::{Category, Change, Classified, Reported, Totals};
 use crate::pkgdb::{DbFormat, Owner, Package};
 use crate::profile::Profile;
 use crate::walk::mounts::SkippedMount;
@@ -163,7 +163,7 @@ pub struct ReportInput<'a> {
     pub databases: &'a [DbReport<'a>],
     pub walked_mounts: &'a [(Vec<u8>, String)],
     pub skipped_mounts: &'a [SkippedMount],
-    pub files: &'a [Classified],
+    pub files: &'a Reported,
     pub errors: &'a [WalkError],
     pub totals: &'a Totals,
     pub timings: &'a Timings,
@@ -206,7 +206,13 @@ fn files_array<W: Write>(w: &mut W, r: &ReportInput) -> io::Result<()> {
     const WINDOW: usize = 16 * CHUNK;
     w.write_all(b"\"files\": [")?;
     let mut first = true;
-    for window in r.files.chunks(WINDOW) {
+    let mut records = r.files.iter();
+    loop {
+        // Decoded a window at a time (most records are packed: `Reported`).
+        let window: Vec<Classified> = records.by_ref().take(WINDOW).collect();
+        if window.is_empty() {
+            break;
+        }
         let parts: Vec<io::Result<Vec<u8>>> = window
             .par_chunks(CHUNK)
             .map(|chunk| {

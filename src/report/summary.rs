@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::fmt::Write as _;
 
-use crate::classify::{Change, Classified, Totals};
+use crate::classify::{Change, Reported, Totals};
 use crate::path_bytes::display;
 use crate::profile::Profile;
 use crate::walk::mounts::SkippedMount;
@@ -22,7 +22,7 @@ pub struct SummaryInput<'a> {
     /// The install profile; summarised in two lines (no secrets: counts and names only).
     pub profile: Option<&'a Profile>,
     pub packages: &'a [(String, usize)],
-    pub files: &'a [Classified],
+    pub files: &'a Reported,
     pub totals: &'a Totals,
     pub skipped_mounts: &'a [SkippedMount],
     pub errors: &'a [WalkError],
@@ -129,6 +129,7 @@ pub fn render(s: &SummaryInput) -> String {
     };
     let conf = s
         .files
+        .records
         .iter()
         .filter(|f| f.change == Change::Modified && f.config)
         .count();
@@ -170,9 +171,15 @@ pub fn render(s: &SummaryInput) -> String {
         );
     }
     // Where the added data is.
-    let mut groups: HashMap<&[u8], (u64, u64)> = HashMap::new();
+    let mut groups: HashMap<Vec<u8>, (u64, u64)> = HashMap::new();
     for f in s.files.iter().filter(|f| f.change == Change::Added) {
-        let g = groups.entry(group_of(&f.path)).or_default();
+        let key = group_of(&f.path);
+        if !groups.contains_key(key) {
+            groups.insert(key.to_vec(), (0, 0));
+        }
+        let Some(g) = groups.get_mut(key) else {
+            continue;
+        };
         g.0 += 1;
         if let Some(m) = f.meta.filter(|m| m.kind == FileKind::Regular) {
             g.1 += m.size;
@@ -184,7 +191,7 @@ pub fn render(s: &SummaryInput) -> String {
             b.1 .1
                 .cmp(&a.1 .1)
                 .then(b.1 .0.cmp(&a.1 .0))
-                .then(a.0.cmp(b.0))
+                .then(a.0.cmp(&b.0))
         });
         let _ = writeln!(out, "  top directories of added data:");
         for (dir, (n, bytes)) in top.iter().take(TOP_DIRS) {

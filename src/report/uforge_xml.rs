@@ -78,7 +78,8 @@ fn plain<W: Write>(w: &mut W, name: &str, value: impl std::fmt::Display) -> io::
 /// Write the scan as UForge XML to `w` (buffer it).
 pub fn write_scan<W: Write>(w: &mut W, r: &ReportInput) -> io::Result<()> {
     let (mut added, mut deleted, mut modified) = (0u64, 0u64, 0u64);
-    for f in r.files {
+    added += r.files.added.len() as u64;
+    for f in &r.files.records {
         match f.change {
             Change::Added => added += 1,
             Change::Deleted => deleted += 1,
@@ -132,7 +133,7 @@ pub fn write_scan<W: Write>(w: &mut W, r: &ReportInput) -> io::Result<()> {
         }
     }
     w.write_all(b"</packages>\n<files>\n")?;
-    for f in r.files {
+    for f in r.files.iter() {
         w.write_all(b"<scannedFile>")?;
         text(w, "fullPath", &f.path)?;
         let change = match f.change {

@@ -21,6 +21,7 @@ use serde::Serialize;
 use dir_reader::DirReader;
 pub use exclude::Excludes;
 use order::Batch;
+pub use order::InPathOrder;
 
 use crate::path_order;
 use crate::rootfs::RootFs;
@@ -168,7 +169,8 @@ pub struct WalkOptions<'a> {
 
 #[derive(Debug, Default)]
 pub struct WalkResult {
-    pub entries: Vec<WalkedEntry>,
+    /// In path order, moved out as they are taken.
+    pub entries: InPathOrder,
     pub errors: Vec<WalkError>,
     /// Entries not walked because a user exclude covers them (counted at the excluded top).
     pub excluded: u64,
@@ -223,7 +225,6 @@ pub fn walk(opts: &WalkOptions) -> WalkResult {
         .into_inner()
         .unwrap_or_else(|p| p.into_inner());
     let entries = order::in_path_order(root_entry, ROOT_BATCH, batches);
-    debug_assert!(entries.is_sorted_by(|a, b| path_order::cmp(&a.path, &b.path).is_lt()));
     let mut errors = shared
         .errors
         .into_inner()

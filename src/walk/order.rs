@@ -32,14 +32,29 @@ enum Item {
     Subtree(u32),
 }
 
+/// The walk's records in path order, handed out one at a time as a depth-first pass
+/// over the batches takes them: each directory's batch is freed once its entries are out,
+/// so the walk is never held twice (as batches and as one ordered vector; the copy of a
+/// 1 M-file walk was its peak).
+#[derive(Default)]
+pub struct InPathOrder {
+    first: Option<WalkedEntry>,
+    slots: Vec<Option<Batch>>,
+    stack: Vec<std::vec::IntoIter<Item>>,
+    /// Everything, sorted the slow way, when some batch is linked from no directory (the
+    /// walker cannot produce one; were there one, its records are kept rather than lost).
+    sorted: std::vec::IntoIter<WalkedEntry>,
+    left: usize,
+}
+
 /// The records of `batches` (batch `root` first, the others reachable from it through
-/// `children`) in path order. `first` (the root's own record) is put before them all.
+/// `children`) in path order. `first` (the root's own record) comes before them all.
 pub(super) fn in_path_order(
     first: Option<WalkedEntry>,
     root: u32,
     batches: Vec<(u32, Batch)>,
-) -> Vec<WalkedEntry> {
-    let total =
+) -> InPathOrder {
+    let left =
         batches.iter().map(|(_, b)| b.entries.len()).sum::<usize>() + usize::from(first.is_some());
     let mut slots: Vec<Option<Batch>> = Vec::new();
     for (id, batch) in batches {
@@ -49,39 +64,107 @@ pub(super) fn in_path_order(
         }
         slots[id] = Some(batch);
     }
-    // Exact capacity, reserved once: growing copied every record again at each step.
-    let mut out = Vec::with_capacity(total);
-    out.extend(first);
-    let mut stack: Vec<std::vec::IntoIter<Item>> = Vec::new();
-    if let Some(b) = take(&mut slots, root) {
-        stack.push(items_in_order(b, &slots));
+    let orphans = unreachable_from(root, &mut slots);
+    let mut order = InPathOrder {
+        first,
+        stack: Vec::new(),
+        slots,
+        sorted: Vec::new().into_iter(),
+        left,
+    };
+    if let Some(b) = take(&mut order.slots, root) {
+        let items = items_in_order(b, &order.slots);
+        order.stack.push(items);
     }
-    // Depth-first, with an explicit stack: a directory tree can be deeper than a thread's
-    // stack would like.
-    while let Some(top) = stack.last_mut() {
-        match top.next() {
-            None => {
-                stack.pop();
-            }
-            Some(Item::Entry(e)) => out.push(e),
-            Some(Item::Subtree(id)) => {
-                if let Some(b) = take(&mut slots, id) {
-                    stack.push(items_in_order(b, &slots));
+    if orphans.is_empty() {
+        return order;
+    }
+    let mut all: Vec<WalkedEntry> = order.by_ref().collect();
+    for b in orphans {
+        all.extend(b.entries);
+    }
+    all.sort_unstable_by(|a, b| path_order::cmp(&a.path, &b.path));
+    InPathOrder {
+        left: all.len(),
+        sorted: all.into_iter(),
+        ..Default::default()
+    }
+}
+
+/// Takes out of `slots` the batches no chain of `children` from `root` reaches.
+fn unreachable_from(root: u32, slots: &mut [Option<Batch>]) -> Vec<Batch> {
+    let mut reached = vec![false; slots.len()];
+    let mut todo = vec![root];
+    while let Some(id) = todo.pop() {
+        let i = id as usize;
+        let Some(Some(b)) = slots.get(i) else {
+            continue;
+        };
+        if std::mem::replace(&mut reached[i], true) {
+            continue;
+        }
+        todo.extend_from_slice(&b.children);
+    }
+    slots
+        .iter_mut()
+        .zip(reached)
+        .filter(|(_, r)| !r)
+        .filter_map(|(s, _)| s.take())
+        .collect()
+}
+
+impl Iterator for InPathOrder {
+    type Item = WalkedEntry;
+
+    fn next(&mut self) -> Option<WalkedEntry> {
+        let next = self.take_next();
+        if next.is_some() {
+            self.left -= 1;
+        }
+        next
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.left, Some(self.left))
+    }
+}
+
+impl ExactSizeIterator for InPathOrder {}
+
+impl std::fmt::Debug for InPathOrder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InPathOrder")
+            .field("left", &self.left)
+            .finish_non_exhaustive()
+    }
+}
+
+impl InPathOrder {
+    fn take_next(&mut self) -> Option<WalkedEntry> {
+        if let Some(e) = self.first.take() {
+            return Some(e);
+        }
+        if let Some(e) = self.sorted.next() {
+            return Some(e);
+        }
+        // Depth-first, with an explicit stack: a directory tree can be deeper than a
+        // thread's stack would like.
+        while let Some(top) = self.stack.last_mut() {
+            match top.next() {
+                None => {
+                    self.stack.pop();
+                }
+                Some(Item::Entry(e)) => return Some(e),
+                Some(Item::Subtree(id)) => {
+                    if let Some(b) = take(&mut self.slots, id) {
+                        let items = items_in_order(b, &self.slots);
+                        self.stack.push(items);
+                    }
                 }
             }
         }
+        None
     }
-    // A batch no directory links to cannot happen (every batch but the root's has a
-    // parent that spawned it); were there one, its records are kept rather than lost,
-    // and the order is restored the slow way.
-    let orphans: Vec<Batch> = slots.into_iter().flatten().collect();
-    if !orphans.is_empty() {
-        for b in orphans {
-            out.extend(b.entries);
-        }
-        out.sort_unstable_by(|a, b| path_order::cmp(&a.path, &b.path));
-    }
-    out
 }
 
 fn take(slots: &mut [Option<Batch>], id: u32) -> Option<Batch> {
@@ -220,7 +303,9 @@ mod tests {
             excludes: &none,
             skip_mounts: &none,
         });
-        let paths: Vec<&[u8]> = walked.entries.iter().map(|e| &e.path[..]).collect();
+        assert_eq!(walked.entries.len(), 1 + 8 * (1 + 7 + 3) + 1);
+        let entries: Vec<WalkedEntry> = walked.entries.collect();
+        let paths: Vec<&[u8]> = entries.iter().map(|e| &e.path[..]).collect();
         let mut sorted = paths.clone();
         sorted.sort();
         sorted.dedup();
@@ -250,7 +335,7 @@ mod tests {
             (1, batch(b"/a", &[b"/a/x"], vec![])),
             (7, batch(b"/b", &[b"/b/y", b"/b/w"], vec![])),
         ];
-        let out = in_path_order(Some(entry(b"/")), 0, batches);
+        let out: Vec<WalkedEntry> = in_path_order(Some(entry(b"/")), 0, batches).collect();
         let paths: Vec<&[u8]> = out.iter().map(|e| &e.path[..]).collect();
         let want: Vec<&[u8]> = vec![b"/", b"/a", b"/a/x", b"/b/w", b"/b/y", b"/c"];
         assert_eq!(paths, want);
