@@ -587,7 +587,8 @@ fn first_pass(
 
 /// What pass 3 made of one walked entry.
 struct Outcome {
-    /// The report record (added or modified); `None` = owned and unchanged.
+    /// The report record of a modified path; `None` = unchanged (added paths were
+    /// packed in pass 1).
     record: Option<Classified>,
     error: Option<WalkError>,
     /// The digests read (or found in the cache) for the next scan's cache.
