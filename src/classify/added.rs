@@ -112,11 +112,6 @@ impl Block {
         self.count == 0
     }
 
-    /// Packed bytes held.
-    pub fn size(&self) -> usize {
-        self.bytes.len()
-    }
-
     pub fn iter(&self) -> BlockIter<'_> {
         BlockIter {
             bytes: &self.bytes,
@@ -282,9 +277,9 @@ impl AddedFiles {
         self.len == 0
     }
 
-    /// Packed bytes held.
-    pub fn size(&self) -> usize {
-        self.blocks.iter().map(Block::size).sum()
+    /// Bytes the packed records take (logged at debug level).
+    pub fn packed_bytes(&self) -> usize {
+        self.blocks.iter().map(|b| b.bytes.len()).sum()
     }
 
     pub fn iter(&self) -> impl Iterator<Item = AddedRecord> + '_ {
@@ -410,9 +405,9 @@ mod tests {
         let block = w.finish();
         // A walk record alone is 104 bytes, its path another 32.
         assert!(
-            block.size() < 36 * n as usize,
+            block.bytes.len() < 36 * n as usize,
             "{} bytes for {n} records",
-            block.size()
+            block.bytes.len()
         );
         assert_eq!(block.iter().count(), n as usize);
     }

@@ -249,6 +249,11 @@ pub fn classify(
         added_totals,
         walked_bytes,
     } = first_pass(ctx, &index, walked);
+    log::debug!(
+        "{} added paths packed in {} bytes",
+        added.len(),
+        added.packed_bytes()
+    );
     crate::memory_use::log_after("pass 1 (ownership and attributes)");
     let cache = load_cache();
 

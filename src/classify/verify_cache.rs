@@ -363,6 +363,7 @@ fn decode_body(
         inner: body,
         pos: 0,
     };
+    // Checked with the trailer by the callers; read past.
     r.array::<{ MAGIC.len() }>("magic")?;
     let version = r.u32("version")?;
     if version != VERSION {

@@ -173,16 +173,16 @@ pub fn render(s: &SummaryInput) -> String {
     // Where the added data is.
     let mut groups: HashMap<Vec<u8>, (u64, u64)> = HashMap::new();
     for f in s.files.iter().filter(|f| f.change == Change::Added) {
+        let size = f
+            .meta
+            .filter(|m| m.kind == FileKind::Regular)
+            .map_or(0, |m| m.size);
         let key = group_of(&f.path);
-        if !groups.contains_key(key) {
-            groups.insert(key.to_vec(), (0, 0));
-        }
-        let Some(g) = groups.get_mut(key) else {
-            continue;
-        };
-        g.0 += 1;
-        if let Some(m) = f.meta.filter(|m| m.kind == FileKind::Regular) {
-            g.1 += m.size;
+        match groups.get_mut(key) {
+            Some(g) => *g = (g.0 + 1, g.1 + size),
+            None => {
+                groups.insert(key.to_vec(), (1, size));
+            }
         }
     }
     if !groups.is_empty() {
