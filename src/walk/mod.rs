@@ -9,6 +9,7 @@ mod dir_reader;
 pub mod exclude;
 pub mod mounts;
 mod order;
+pub mod packed;
 pub mod xattr;
 
 use std::fs;
