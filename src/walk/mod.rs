@@ -21,8 +21,8 @@ use serde::Serialize;
 
 use dir_reader::DirReader;
 pub use exclude::Excludes;
-use order::Batch;
 pub use order::InPathOrder;
+use order::{Batch, BatchBuilder};
 
 use crate::path_order;
 use crate::rootfs::RootFs;
@@ -325,10 +325,13 @@ fn walk_dir<'s>(
         Ok(r) => r,
         Err(e) => return push_error(shared, dir, "readdir", e.to_string()),
     };
-    let mut batch = Vec::new();
+    let mut batch = BatchBuilder::default();
     let mut children = Vec::new();
     let skips_here = opts.skip_mounts.has_entries_in(&dir);
     let excludes_here = opts.excludes.has_entries_in(&dir);
+    // A full path is built only where one is needed (a skip or exclude to match, an
+    // error to report, a subdirectory to walk): the batch keeps names.
+    let path_of = |name: &std::ffi::CStr| child_path(&dir, name.to_bytes());
     while let Some(item) = reader.next_entry() {
         let range = match item {
             Ok(r) => r,
@@ -338,11 +341,10 @@ fn walk_dir<'s>(
             }
         };
         let name = reader.name(&range);
-        let path = child_path(&dir, name.to_bytes());
-        if skips_here && opts.skip_mounts.contains(&path) {
+        if skips_here && opts.skip_mounts.contains(&path_of(name)) {
             continue; // decided from mountinfo; do not even lstat it
         }
-        if excludes_here && opts.excludes.contains(&path) {
+        if excludes_here && opts.excludes.contains(&path_of(name)) {
             shared.excluded.fetch_add(1, Ordering::Relaxed);
             continue;
         }
@@ -352,44 +354,33 @@ fn walk_dir<'s>(
             Err(e) => {
                 // Vanished between readdir and lstat: a live system, not an error.
                 if e.kind() != std::io::ErrorKind::NotFound {
-                    push_error(shared, path, "lstat", e.to_string());
+                    push_error(shared, path_of(name), "lstat", e.to_string());
                 }
                 continue;
             }
         };
         let link_target = if meta.kind == FileKind::Symlink {
             match readlink_at(dir_fd, name) {
-                Ok(t) => LinkTarget::new(t),
+                Ok(t) => Some(t),
                 Err(e) => {
-                    push_error(shared, path.clone(), "readlink", e.to_string());
-                    LinkTarget::default()
+                    push_error(shared, path_of(name), "readlink", e.to_string());
+                    None
                 }
             }
         } else {
-            LinkTarget::default()
+            None
         };
         if meta.kind == FileKind::Dir {
-            let sub = path.clone();
+            let sub = path_of(name);
             let child = shared.next_batch.fetch_add(1, Ordering::Relaxed);
             children.push(child);
             scope.spawn(move |s| walk_dir(s, opts, shared, sub, child));
         }
-        batch.push(WalkedEntry {
-            // Exact capacity already (child_path): no reallocation.
-            path: path.into_boxed_slice(),
-            meta,
-            link_target,
-        });
+        batch.push(name.to_bytes(), meta, link_target.as_deref());
     }
     if !batch.is_empty() {
-        lock(&shared.batches).push((
-            id,
-            Batch {
-                dir,
-                entries: batch,
-                children,
-            },
-        ));
+        let batch = batch.finish(dir, children);
+        lock(&shared.batches).push((id, batch));
     }
 }
 
