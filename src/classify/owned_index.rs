@@ -160,6 +160,7 @@ impl<'d> OwnedIndex<'d> {
     }
 
     /// The records of a path, `None` if no database records it.
+    #[cfg(test)]
     pub(super) fn get(&self, path: &[u8]) -> Option<Records<'d>> {
         let start = self.lower_bound(path);
         let len = self.recs[start..]
@@ -169,10 +170,54 @@ impl<'d> OwnedIndex<'d> {
         (len > 0).then(|| self.records(&self.recs[start..start + len]))
     }
 
-    /// Every path with its records, sorted by path.
-    pub(super) fn groups(&self) -> impl Iterator<Item = (&[u8], &[IndexRec])> {
+    /// The group of records that starts at position `start` (as [`Self::groups`] and
+    /// [`Self::advance`] give them): the records of one path.
+    pub(super) fn group_at(&self, start: usize) -> &[IndexRec] {
+        let Some(first) = self.recs.get(start) else {
+            return &[];
+        };
+        let path = self.key(first);
+        let len = self.recs[start..]
+            .iter()
+            .take_while(|r| self.key(r) == path)
+            .count();
+        &self.recs[start..start + len]
+    }
+
+    /// The path of the group that starts at `start` (empty if there is none).
+    pub(super) fn path_at(&self, start: usize) -> &[u8] {
+        self.recs.get(start).map_or(&[][..], |r| self.key(r))
+    }
+
+    /// Every path with its records and the position of its group, sorted by path.
+    pub(super) fn groups(&self) -> impl Iterator<Item = (usize, &[u8], &[IndexRec])> {
         self.recs
             .chunk_by(|a, b| self.key(a) == self.key(b))
-            .map(|g| (self.key(&g[0]), g))
+            .scan(0, |start, g| {
+                let at = *start;
+                *start += g.len();
+                Some((at, self.key(&g[0]), g))
+            })
+    }
+}
+
+/// Which groups of an [`OwnedIndex`] (by position) the walk found: one bit per record.
+pub(super) struct Seen(Vec<u64>);
+
+impl Seen {
+    pub(super) fn new(index: &OwnedIndex) -> Seen {
+        Seen(vec![0; index.recs.len().div_ceil(64)])
+    }
+
+    pub(super) fn insert(&mut self, start: usize) {
+        if let Some(w) = self.0.get_mut(start / 64) {
+            *w |= 1 << (start % 64);
+        }
+    }
+
+    pub(super) fn contains(&self, start: usize) -> bool {
+        self.0
+            .get(start / 64)
+            .is_some_and(|w| w & (1 << (start % 64)) != 0)
     }
 }

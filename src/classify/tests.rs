@@ -319,16 +319,26 @@ fn owned_index_groups_records_by_canonical_path_in_database_order() {
     );
     assert!(index.get(b"/c").is_none());
     assert!(index.get(b"/").is_none());
-    let groups: Vec<(Vec<u8>, usize)> =
-        index.groups().map(|(p, g)| (p.to_vec(), g.len())).collect();
+    let groups: Vec<(usize, Vec<u8>, usize)> = index
+        .groups()
+        .map(|(at, p, g)| (at, p.to_vec(), g.len()))
+        .collect();
     assert_eq!(
         groups,
         vec![
-            (b"/a".to_vec(), 1),
-            (b"/b".to_vec(), 1),
-            (b"/usr/lib/x".to_vec(), 2)
+            (0, b"/a".to_vec(), 1),
+            (1, b"/b".to_vec(), 1),
+            (2, b"/usr/lib/x".to_vec(), 2)
         ]
     );
+    for (at, path, group) in index.groups() {
+        assert_eq!(index.path_at(at), path);
+        assert_eq!(index.group_at(at).len(), group.len());
+    }
+    assert!(index.group_at(4).is_empty() && index.path_at(4).is_empty());
+    let mut seen = Seen::new(&index);
+    seen.insert(2);
+    assert!(seen.contains(2) && !seen.contains(0) && !seen.contains(3) && !seen.contains(99));
 }
 
 /// The per-entry records held from the walk to the report: a field added to them costs a
