@@ -285,7 +285,7 @@ fn save_cache(
         return;
     };
     let Some(dir) = file.parent() else { return };
-    let bytes = verify_cache::encode(root_id, entries.iter().map(|(k, c)| (*k, c)));
+    let bytes = verify_cache::encode(root_id, entries.iter().map(|(k, c)| (*k, c.computed())));
     match verify_cache::save(dir, &bytes) {
         Ok(_) => info.saved = entries.len().min(verify_cache::MAX_ENTRIES),
         Err(e) => log::warn!(

@@ -6,9 +6,6 @@
 //! when it shrinks by more: the tail stayed resident, and each halving briefly held both
 //! copies (the 1 M-file scan's peak, 473 MiB). `madvise(MADV_DONTNEED)` frees the tail's
 //! pages where they are; the capacity stays reserved, and is never read again.
-//!
-//! The same for a vector consumed from the front by its owning iterator (the verify
-//! cache's merge join with the hash jobs): the pages of the elements handed out go back.
 
 /// Below this, a release is not worth the system call.
 const MIN_RELEASE: usize = 1 << 20;
@@ -26,19 +23,6 @@ pub fn release<T>(v: &mut Vec<T>) {
     // value is there, and nothing else uses that memory (the allocator hands the block
     // out whole).
     unsafe { drop_pages(base + v.len() * size, base + v.capacity() * size) }
-}
-
-/// Frees the whole pages of the elements `iter` has already handed out, `start` being its
-/// buffer's first element (`Vec::as_ptr` before `into_iter`): a vector consumed from the
-/// front (a merge join) gives its memory back as it goes, not when it is dropped.
-pub fn release_consumed<T>(start: *const T, iter: &std::vec::IntoIter<T>) {
-    if std::mem::size_of::<T>() == 0 {
-        return;
-    }
-    // SAFETY: the range is the iterator's own buffer before its next element: every
-    // element there has been moved out, the iterator never reads them again, and
-    // dropping it frees the buffer without reading it.
-    unsafe { drop_pages(start as usize, iter.as_slice().as_ptr() as usize) }
 }
 
 /// `MADV_DONTNEED` on the whole pages inside `[start, end)`, when they are worth a system
@@ -103,33 +87,5 @@ mod tests {
         let mut z: Vec<()> = vec![(); 10];
         release(&mut z);
         assert_eq!(z.len(), 10);
-    }
-
-    #[test]
-    fn consumed_front_leaves_memory_and_the_rest_stays() {
-        let len = (64 << 20) / 16; // 64 MiB of 16-byte pairs
-        let v: Vec<(u64, Option<Box<u64>>)> = (0..len as u64)
-            .map(|i| (i, (i % 1000 == 0).then(|| Box::new(i))))
-            .collect();
-        let start = v.as_ptr();
-        let mut it = v.into_iter();
-        for (i, (x, b)) in it.by_ref().take(len * 3 / 4).enumerate() {
-            assert_eq!(x, i as u64);
-            assert_eq!(b.map(|b| *b), (i % 1000 == 0).then_some(i as u64));
-        }
-        let before = rss_kib();
-        release_consumed(start, &it);
-        let after = rss_kib();
-        assert!(
-            before.saturating_sub(after) >= 24 << 10,
-            "RSS {before} -> {after} KiB"
-        );
-        // What was not consumed is intact, and dropping the rest (boxes included) is fine.
-        let rest: Vec<u64> = it.map(|(x, _)| x).collect();
-        assert_eq!(rest.len(), len / 4);
-        assert!(rest
-            .iter()
-            .enumerate()
-            .all(|(i, &x)| x == (len * 3 / 4 + i) as u64));
     }
 }

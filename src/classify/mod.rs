@@ -126,7 +126,7 @@ pub struct Classification {
     /// Files that could not be read or changed while read (they make the run "partial").
     pub errors: Vec<WalkError>,
     /// What the next scan's verify cache should hold (empty without a cache).
-    pub cache_entries: Vec<(verify_cache::Key, digest::Computed)>,
+    pub cache_entries: Vec<(verify_cache::Key, verify_cache::Cached)>,
 }
 
 /// The reported paths: modified and deleted ones as records, added ones packed (most of
@@ -392,9 +392,9 @@ pub fn classify(
         for o in outcomes {
             totals.changed_while_read += u64::from(o.changed_while_read);
             totals.prelinked_unchanged += u64::from(o.prelinked_unchanged);
-            errors.extend(o.error);
+            errors.extend(o.error.map(|e| *e));
             cache_entries.extend(o.cache_entry);
-            let Some(c) = o.record else {
+            let Some(c) = o.record.map(|c| *c) else {
                 totals.unchanged += 1;
                 continue;
             };
@@ -628,10 +628,12 @@ fn first_pass(
 struct Outcome {
     /// The report record of a modified path; `None` = unchanged (added paths were
     /// packed in pass 1).
-    record: Option<Classified>,
-    error: Option<WalkError>,
+    /// Boxed, as the error: most outcomes have neither, and a chunk's outcomes are held
+    /// at once (328 bytes each inline, 96 boxed).
+    record: Option<Box<Classified>>,
+    error: Option<Box<WalkError>>,
     /// The digests read (or found in the cache) for the next scan's cache.
-    cache_entry: Option<(verify_cache::Key, digest::Computed)>,
+    cache_entry: Option<(verify_cache::Key, verify_cache::Cached)>,
     changed_while_read: bool,
     prelinked_unchanged: bool,
 }
@@ -672,25 +674,26 @@ fn report_entry(
                     .all(|want| d.get(want.algo).is_some_and(|c| want.matches(c)));
                 flags.digest = flags.digest.and(verify::Check::from_ok(ok));
                 if collect_cache && verify_cache::cacheable(&e.meta, ctx.scan_start) {
-                    out.cache_entry = Some((verify_cache::Key::of(&e.meta), d));
+                    out.cache_entry =
+                        Some((verify_cache::Key::of(&e.meta), verify_cache::Cached::of(d)));
                 }
             }
             Some(Ok(digest::HashOutcome::Changed(why))) => {
                 out.changed_while_read = true;
                 flags.digest = verify::Check::Unknown;
-                out.error = Some(WalkError {
+                out.error = Some(Box::new(WalkError {
                     path: path.to_vec(),
                     operation: "hash",
                     error: why.to_string(),
-                });
+                }));
             }
             Some(Err(msg)) => {
                 flags.digest = verify::Check::Unknown;
-                out.error = Some(WalkError {
+                out.error = Some(Box::new(WalkError {
                     path: path.to_vec(),
                     operation: "hash",
                     error: msg,
-                });
+                }));
             }
             None => flags.digest = verify::Check::Unknown,
         }
@@ -713,7 +716,7 @@ fn report_entry(
         if recs.is_empty() {
             recs = records();
         }
-        out.record = Some(Classified {
+        out.record = Some(Box::new(Classified {
             path: path.to_vec(),
             change: Change::Modified,
             meta: Some(e.meta),
@@ -724,7 +727,7 @@ fn report_entry(
             owners: owners_of(&recs),
             category: None,
             reason,
-        });
+        }));
     }
     out
 }

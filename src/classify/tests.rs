@@ -351,6 +351,14 @@ fn per_entry_records_stay_small() {
         "WalkedEntry grew: {}",
         std::mem::size_of::<WalkedEntry>()
     );
+    // Held for every owned entry from pass 1 to pass 3, and for every cacheable file.
+    assert!(std::mem::size_of::<OwnedEntry>() <= 96, "OwnedEntry grew");
+    // A chunk of pass 3's outcomes is held at once (32 k of them); most are unchanged.
+    assert!(std::mem::size_of::<Outcome>() <= 96, "Outcome grew");
+    assert!(
+        std::mem::size_of::<(verify_cache::Key, verify_cache::Cached)>() <= 72,
+        "cache entries grew"
+    );
 }
 
 #[test]
