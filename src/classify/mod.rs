@@ -464,7 +464,7 @@ pub fn classify(
 }
 
 /// An owned walked entry, held from pass 1 to pass 3 (a million of them on a large
-/// host): its path is not, as it is its index group's, found by position.
+/// host). It does not hold its path: that is its index group's key, found by position.
 struct OwnedEntry {
     /// Position of the path's records in the [`OwnedIndex`], or [`UNRECORDED`].
     group: usize,
@@ -627,9 +627,8 @@ fn first_pass(
 /// What pass 3 made of one walked entry.
 struct Outcome {
     /// The report record of a modified path; `None` = unchanged (added paths were
-    /// packed in pass 1).
-    /// Boxed, as the error: most outcomes have neither, and a chunk's outcomes are held
-    /// at once (328 bytes each inline, 96 boxed).
+    /// packed in pass 1). Boxed, as the error: most outcomes have neither, and a chunk's
+    /// outcomes are held at once (328 bytes each inline, 96 boxed).
     record: Option<Box<Classified>>,
     error: Option<Box<WalkError>>,
     /// The digests read (or found in the cache) for the next scan's cache.
