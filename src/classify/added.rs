@@ -166,26 +166,7 @@ impl AddedRecord {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::walk::FileKind;
-
-    fn meta(kind_mode: u32, size: u64, ino: u64) -> Meta {
-        Meta {
-            kind: FileKind::from_mode(kind_mode),
-            mode: kind_mode,
-            uid: 1000,
-            gid: u32::MAX,
-            size,
-            mtime: 1_700_000_000,
-            mtime_nsec: 999_999_999,
-            ctime: -5,
-            ctime_nsec: 1,
-            dev: 0xfd01,
-            ino,
-            nlink: 3,
-            rdev: 0x0801,
-            blocks: size / 512,
-        }
-    }
+    use crate::walk::packed::tests::meta;
 
     fn entry(path: &[u8], m: Meta, link: Option<&[u8]>) -> WalkedEntry {
         WalkedEntry {

@@ -291,9 +291,10 @@ fn unzigzag(v: u64) -> i64 {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
+    /// Every field away from zero (the other packed records' tests use it too).
     pub(crate) fn meta(kind_mode: u32, size: u64, ino: u64) -> Meta {
         Meta {
             kind: FileKind::from_mode(kind_mode),
