@@ -210,32 +210,4 @@ mod tests {
             assert_eq!(r.rule.number(), i as u16);
         }
     }
-
-    #[test]
-    fn sorted_siblings_pack_small() {
-        let mut w = BlockWriter::default();
-        let n = 1000;
-        for i in 0..n {
-            let path = format!("/srv/gen/d003/d00342/f{i:04}.dat");
-            let mut m = meta(libc::S_IFREG | 0o644, 2048 + i, 500_000 + i);
-            // As files written one after the other are.
-            (m.gid, m.mtime, m.ctime) = (
-                1000,
-                1_700_000_000 + i as i64 / 8,
-                1_700_000_000 + i as i64 / 8,
-            );
-            w.push(
-                &entry(path.as_bytes(), m, None),
-                CategoryRule::from_number(0).expect("rule 0"),
-            );
-        }
-        let block = w.finish();
-        // A walk record alone is 104 bytes, its path another 32.
-        assert!(
-            block.0.byte_len() < 36 * n as usize,
-            "{} bytes for {n} records",
-            block.0.byte_len()
-        );
-        assert_eq!(block.iter().count(), n as usize);
-    }
 }
