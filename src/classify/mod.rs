@@ -175,31 +175,37 @@ impl From<Vec<Classified>> for Reported {
 /// What reading one inode gave.
 type HashResult = Result<digest::HashOutcome, String>;
 
-/// A [`HashResult`] as held from hashing to pass 3, one per hashed inode: an MD5 inline,
-/// anything else (other algorithms, read errors, files that changed) boxed. 24 bytes, 32
+/// A [`HashResult`] as held from hashing to pass 3, one per hashed inode: the digests as
+/// the next verify cache keeps them (an MD5 inline), or why there are none. 24 bytes, 32
 /// in its `OnceLock`, where a `HashResult` took 56: 12 MB of a 1 M-file tree's peak.
 enum HashSlot {
-    Md5([u8; 16]),
-    Other(Box<HashResult>),
+    Digests(verify_cache::Cached),
+    /// The file changed while read.
+    Changed(&'static str),
+    /// It could not be read.
+    Failed(Box<str>),
 }
 
 impl HashSlot {
     fn new(r: HashResult) -> HashSlot {
-        match &r {
-            Ok(digest::HashOutcome::Digests(d)) => match d.md5_alone() {
-                Some(md5) => HashSlot::Md5(md5),
-                None => HashSlot::Other(Box::new(r)),
-            },
-            _ => HashSlot::Other(Box::new(r)),
+        match r {
+            Ok(digest::HashOutcome::Digests(d)) => HashSlot::Digests(verify_cache::Cached::of(d)),
+            Ok(digest::HashOutcome::Changed(why)) => HashSlot::Changed(why),
+            Err(msg) => HashSlot::Failed(msg.into_boxed_str()),
         }
     }
+}
 
-    fn result(&self) -> HashResult {
-        match self {
-            HashSlot::Md5(md5) => Ok(digest::HashOutcome::Digests(digest::Computed::md5(*md5))),
-            HashSlot::Other(r) => (**r).clone(),
-        }
-    }
+/// The hash result of the inode `meta` names, if it was one of `jobs` (sorted by inode;
+/// `hashed` holds their results in the same order).
+fn hash_slot<'h>(
+    jobs: &[HashJob],
+    hashed: &'h [OnceLock<HashSlot>],
+    meta: &Meta,
+) -> Option<&'h HashSlot> {
+    jobs.binary_search_by_key(&(meta.dev, meta.ino), |j| (j.dev, j.ino))
+        .ok()
+        .and_then(|i| hashed.get(i)?.get())
 }
 
 /// What must be hashed for one walked, owned regular file. 24 bytes (one per hashed
@@ -293,7 +299,7 @@ pub fn classify(
                     .map(|j| (verify_cache::Key::of(&walked[j.entry()].meta), j.algos)),
             )
             .map(|cached| match cached {
-                Some(d) => OnceLock::from(HashSlot::new(Ok(digest::HashOutcome::Digests(d)))),
+                Some(d) => OnceLock::from(HashSlot::Digests(verify_cache::Cached::of(d))),
                 None => OnceLock::new(),
             })
             .collect(),
@@ -329,12 +335,6 @@ pub fn classify(
     );
     drop((md5_only, others));
     crate::memory_use::log_after("pass 2 (hashing)");
-    let hash_result = |meta: &Meta| {
-        jobs.binary_search_by_key(&(meta.dev, meta.ino), |j| (j.dev, j.ino))
-            .ok()
-            .and_then(|i| hashed[i].get())
-            .map(HashSlot::result)
-    };
 
     let mut totals = Totals {
         walked_entries,
@@ -382,7 +382,10 @@ pub fn classify(
         let outcomes: Vec<Outcome> = walked
             .par_drain(start..)
             .zip(verdicts.par_drain(start..))
-            .map(|(e, v)| report_entry(ctx, &index, &hash_result, collect_cache, e, v))
+            .map(|(e, v)| {
+                let slot = hash_slot(&jobs, &hashed, &e.meta);
+                report_entry(ctx, &index, slot, collect_cache, e, v)
+            })
             .collect();
         // The drained tail's pages go back now (shrink_to_fit does not with mimalloc).
         crate::spare_capacity::release(&mut walked);
@@ -642,7 +645,7 @@ struct Outcome {
 fn report_entry(
     ctx: &Context,
     index: &OwnedIndex,
-    hash_result: &(dyn Fn(&Meta) -> Option<HashResult> + Sync),
+    hashed: Option<&HashSlot>,
     collect_cache: bool,
     e: OwnedEntry,
     v: Verdict,
@@ -667,17 +670,16 @@ fn report_entry(
     let mut recs = Records::new();
     if !hash.is_empty() {
         recs = records();
-        match hash_result(&e.meta) {
-            Some(Ok(digest::HashOutcome::Digests(d))) => {
+        match hashed {
+            Some(HashSlot::Digests(d)) => {
                 let ok = pending_digests(&e.meta, &recs)
                     .all(|want| d.get(want.algo).is_some_and(|c| want.matches(c)));
                 flags.digest = flags.digest.and(verify::Check::from_ok(ok));
                 if collect_cache && verify_cache::cacheable(&e.meta, ctx.scan_start) {
-                    out.cache_entry =
-                        Some((verify_cache::Key::of(&e.meta), verify_cache::Cached::of(d)));
+                    out.cache_entry = Some((verify_cache::Key::of(&e.meta), d.clone()));
                 }
             }
-            Some(Ok(digest::HashOutcome::Changed(why))) => {
+            Some(HashSlot::Changed(why)) => {
                 out.changed_while_read = true;
                 flags.digest = verify::Check::Unknown;
                 out.error = Some(Box::new(WalkError {
@@ -686,12 +688,12 @@ fn report_entry(
                     error: why.to_string(),
                 }));
             }
-            Some(Err(msg)) => {
+            Some(HashSlot::Failed(msg)) => {
                 flags.digest = verify::Check::Unknown;
                 out.error = Some(Box::new(WalkError {
                     path: path.to_vec(),
                     operation: "hash",
-                    error: msg,
+                    error: msg.to_string(),
                 }));
             }
             None => flags.digest = verify::Check::Unknown,

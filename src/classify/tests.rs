@@ -353,6 +353,8 @@ fn per_entry_records_stay_small() {
     );
     // Held for every owned entry from pass 1 to pass 3, and for every cacheable file.
     assert!(std::mem::size_of::<OwnedEntry>() <= 96, "OwnedEntry grew");
+    // One per hashed inode, held from hashing to the end of pass 3.
+    assert!(std::mem::size_of::<HashSlot>() <= 24, "HashSlot grew");
     // A chunk of pass 3's outcomes is held at once (32 k of them); most are unchanged.
     assert!(std::mem::size_of::<Outcome>() <= 96, "Outcome grew");
     assert!(

@@ -113,6 +113,14 @@ impl Cached {
         }
     }
 
+    /// The digest of `algo`, if held.
+    pub fn get(&self, algo: DigestAlgo) -> Option<&[u8]> {
+        match self {
+            Cached::Md5(md5) => (algo == DigestAlgo::Md5).then_some(&md5[..]),
+            Cached::Other(c) => c.get(algo),
+        }
+    }
+
     pub fn computed(&self) -> Computed {
         match self {
             Cached::Md5(md5) => Computed::md5(*md5),
@@ -240,9 +248,9 @@ impl VerifyCache {
         if len > MAX_FILE_BYTES {
             return Err(LoadError::TooLarge(len));
         }
-        // Read twice, a buffer at a time: once to check the trailer, once to decode. Read
-        // whole, the file's bytes were held beside the entries decoded from them (31 + 46
-        // MiB for a 1 M-file tree's half million), the peak of a rescan.
+        // Read twice, a buffer at a time: through once now to check the trailer, then
+        // entry by entry as the join with the hash jobs reaches them ([`Self::answers`]).
+        // The second read is of the same open file (a new cache replaces it by rename).
         let body_len = checked_body(&file, len)?;
         (&file)
             .seek(SeekFrom::Start(0))
@@ -848,6 +856,15 @@ mod tests {
         ]);
         assert_eq!(Cached::of(md5(7)), Cached::Md5([7; 16]));
         assert_eq!(Cached::of(md5(7)).computed(), md5(7));
+        assert_eq!(
+            Cached::of(md5(7)).get(DigestAlgo::Md5),
+            Some(&[7u8; 16][..])
+        );
+        assert_eq!(Cached::of(md5(7)).get(DigestAlgo::Sha256), None);
+        assert_eq!(
+            Cached::of(both.clone()).get(DigestAlgo::Sha256),
+            Some(&[3u8; 32][..])
+        );
         let other = Cached::of(both.clone());
         assert!(matches!(other, Cached::Other(_)));
         assert_eq!(other.computed(), both);

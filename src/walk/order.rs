@@ -10,11 +10,10 @@
 //! its siblings (byte order is not component order: `a-b` and `a.c` come between `a` and
 //! `a/x`, since `-` and `.` sort before `/`). A depth-first pass then lays the records
 //! out in exactly the byte order of their full paths.
-
 //!
-//! Each batch is held packed ([`super::packed`]): a directory's names front-coded and its
-//! `lstat` fields as varint deltas, about a third of the 104-byte [`WalkedEntry`] plus its
-//! path allocation, and a record is decoded into a `WalkedEntry` only as the pass takes it.
+//! Each batch is held packed ([`super::packed`]: names front-coded, `lstat` fields as
+//! varint deltas) and a record becomes a [`WalkedEntry`] only as the pass takes it: the
+//! 1 M-file tree's walk held 111 MiB this way, 212 MiB as `WalkedEntry`s.
 
 use std::cmp::Ordering;
 
@@ -94,7 +93,8 @@ struct Frame {
     cursor: Cursor,
     /// The next entry, decoded (`None` once all are out).
     peeked: Option<WalkedEntry>,
-    /// Subdirectories with a batch, in the order of their contents' paths; `next_child` is the next one's index.
+    /// Subdirectories with a batch, in the order of their contents' paths; `next_child`
+    /// is the next one's index.
     children: Vec<u32>,
     next_child: usize,
 }
@@ -105,13 +105,7 @@ impl Frame {
         let mut children = batch.children;
         // A subdirectory without a batch contributes nothing.
         children.retain(|&id| slots.get(id as usize).is_some_and(Option::is_some));
-        let name = |id: &u32| {
-            slots
-                .get(*id as usize)
-                .and_then(Option::as_ref)
-                .and_then(|b| b.dir.get(start..))
-                .unwrap_or_default()
-        };
+        let name = |id: &u32| subtree_name(slots, *id, start);
         // As subtrees: `a-b/…` sorts before `a/…`, though the name `a` is before `a-b`.
         children.sort_unstable_by(|a, b| cmp_keys(name(a), true, name(b), true));
         let cursor = batch.entries.cursor();
@@ -294,13 +288,7 @@ impl InPathOrder {
 fn next_step(frame: &mut Frame, slots: &[Option<Batch>]) -> Step {
     let start = name_start(&frame.dir);
     let child = frame.children.get(frame.next_child).copied();
-    let child_name = child.map(|id| {
-        slots
-            .get(id as usize)
-            .and_then(Option::as_ref)
-            .and_then(|b| b.dir.get(start..))
-            .unwrap_or_default()
-    });
+    let child_name = child.map(|id| subtree_name(slots, id, start));
     let entry_first = match (&frame.peeked, child_name) {
         (None, None) => return Step::Done,
         (Some(_), None) => true,
@@ -318,6 +306,15 @@ fn next_step(frame: &mut Frame, slots: &[Option<Batch>]) -> Step {
         frame.next_child += 1;
         child.map_or(Step::Done, Step::Subtree)
     }
+}
+
+/// The name of the subdirectory whose batch is `id`, its paths' names starting at `start`.
+fn subtree_name(slots: &[Option<Batch>], id: u32, start: usize) -> &[u8] {
+    slots
+        .get(id as usize)
+        .and_then(Option::as_ref)
+        .and_then(|b| b.dir.get(start..))
+        .unwrap_or_default()
 }
 
 fn take(slots: &mut [Option<Batch>], id: u32) -> Option<Batch> {
