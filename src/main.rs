@@ -234,6 +234,7 @@ fn run_scan(args: ScanArgs, cfg: config::Config) -> Exit {
             })
         });
     let to_stdout = report_path == Path::new("-");
+    let t = std::time::Instant::now();
     let written = if to_stdout {
         let stdout = std::io::stdout();
         let mut w = BufWriter::with_capacity(1 << 20, stdout.lock());
@@ -244,6 +245,7 @@ fn run_scan(args: ScanArgs, cfg: config::Config) -> Exit {
             write_report_file(&report_path, args.format, input)
         })
     };
+    log::debug!("report written in {:.3} s", t.elapsed().as_secs_f64());
     let report_to = match written {
         Ok(where_) => where_,
         Err(e) => {

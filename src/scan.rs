@@ -205,9 +205,16 @@ pub fn run(opts: &ScanOptions) -> Result<ScanResult, ScanError> {
     errors.extend(classification.errors.iter().cloned());
     errors.sort_by(|a, b| crate::path_order::cmp(&a.path, &b.path));
     let live = LiveSources::for_root(&root, opts.proc_dir.clone(), opts.sys_dir.clone());
+    let t = Instant::now();
+    let host = HostInfo::collect(&root);
+    let profile = profile::collect(&root, &live, &databases, &opts.profile);
+    log::debug!(
+        "host and profile collected in {:.3} s",
+        t.elapsed().as_secs_f64()
+    );
     Ok(ScanResult {
-        host: HostInfo::collect(&root),
-        profile: profile::collect(&root, &live, &databases, &opts.profile),
+        host,
+        profile,
         root,
         accounts,
         mounts: plan,
