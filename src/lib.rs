@@ -17,6 +17,7 @@ pub mod huge_pages;
 pub mod journal;
 pub mod lock;
 pub mod memory_use;
+pub mod open_cloexec;
 pub mod pack;
 pub mod path_bytes;
 pub mod path_order;

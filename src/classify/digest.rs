@@ -5,7 +5,7 @@
 use std::cell::RefCell;
 use std::fs::File;
 use std::io::Read;
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
 use md5::{Digest as _, Md5};
@@ -32,18 +32,13 @@ pub enum HashOutcome {
 /// Open read-only without updating atime; `O_NOATIME` is refused (EPERM) for files we do not
 /// own when not root, so fall back to a plain open.
 pub fn open_gently(path: &Path) -> std::io::Result<File> {
-    let flags = libc::O_NOATIME | libc::O_NOFOLLOW | libc::O_NONBLOCK;
-    match std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(flags)
-        .open(path)
-    {
-        Err(e) if e.raw_os_error() == Some(libc::EPERM) => std::fs::OpenOptions::new()
-            .read(true)
-            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
-            .open(path),
+    let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes())?;
+    let flags = libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_NONBLOCK;
+    let fd = match crate::open_cloexec::open(&c, flags | libc::O_NOATIME) {
+        Err(e) if e.raw_os_error() == Some(libc::EPERM) => crate::open_cloexec::open(&c, flags),
         r => r,
-    }
+    }?;
+    Ok(File::from(fd))
 }
 
 /// True when at least half of the file's pages are in the page cache.

@@ -9,7 +9,7 @@
 use std::ffi::CStr;
 use std::io;
 use std::ops::Range;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
@@ -32,19 +32,10 @@ impl DirReader {
     /// walk saw a directory there; something else now is an error, not a detour).
     pub fn open(host: &Path) -> io::Result<DirReader> {
         let c = std::ffi::CString::new(host.as_os_str().as_bytes())?;
-        // SAFETY: a NUL-terminated path; the descriptor is owned by the OwnedFd below.
-        let fd = unsafe {
-            libc::open(
-                c.as_ptr(),
-                libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC,
-            )
-        };
-        if fd < 0 {
-            return Err(io::Error::last_os_error());
-        }
+        let fd =
+            crate::open_cloexec::open(&c, libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW)?;
         Ok(DirReader {
-            // SAFETY: fd is a fresh descriptor nobody else owns.
-            fd: unsafe { OwnedFd::from_raw_fd(fd) },
+            fd,
             buf: vec![0; BUF_SIZE],
             len: 0,
             pos: 0,
