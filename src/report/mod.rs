@@ -197,51 +197,53 @@ fn array<W: Write, T: Serialize, I: IntoIterator<Item = T>>(
     w.write_all(if first { b"],\n" } else { b"\n],\n" })
 }
 
-/// The `files` array, serialised in parallel a window of chunks at a time and written in
-/// order: on one core, a host's 350 k entries (100 MB of JSON) took a second while the
-/// other core idled. A window is serialised (by the rayon pool, from a thread of its own)
-/// while the previous one is written here: the kernel's copy of 100 MB into the page cache
-/// cost as much as the serialising and no longer waits for it. Same bytes as [`array`]
-/// would write.
+/// The `files` array, serialised in parallel: on one core, a host's 350 k entries (100 MB
+/// of JSON) took a second while the other core idled.
 fn files_array<W: Write>(w: &mut W, r: &ReportInput) -> io::Result<()> {
-    use rayon::prelude::*;
     const CHUNK: usize = 2048;
-    const WINDOW: usize = 8 * CHUNK;
-    w.write_all(b"\"files\": [")?;
+    ordered_array(w, "files", r.files.iter(), CHUNK, 8 * CHUNK, |f, buf| {
+        serde_json::to_writer(buf, &file_view(f, r)).map_err(io::Error::from)
+    })
+}
+
+/// What [`array`] writes, with the elements serialised by `element` on the rayon pool a
+/// window of `window` at a time (`chunk` per task) and written in order. The next window is
+/// serialised, from a thread of its own, while this one writes the previous: the kernel's
+/// copy of a report into the page cache cost as much as the serialising. At most three
+/// windows exist at once (written, queued, being serialised).
+fn ordered_array<W, T, I, F>(
+    w: &mut W,
+    name: &str,
+    items: I,
+    chunk: usize,
+    window: usize,
+    element: F,
+) -> io::Result<()>
+where
+    W: Write,
+    T: Send + Sync,
+    I: Iterator<Item = T> + Send,
+    F: Fn(&T, &mut Vec<u8>) -> io::Result<()> + Sync,
+{
+    use rayon::prelude::*;
+    let serialise = |batch: Vec<T>| -> io::Result<Vec<Vec<u8>>> {
+        batch
+            .par_chunks(chunk.max(1))
+            .map(|c| {
+                let mut buf = Vec::with_capacity(c.len() * 320);
+                for item in c {
+                    buf.extend_from_slice(b",\n");
+                    element(item, &mut buf)?;
+                }
+                Ok(buf)
+            })
+            .collect()
+    };
+    write!(w, "\"{name}\": [")?;
     let mut first = true;
-    // One window queued while one is written and the next serialised: ~15 MB of JSON
-    // in flight at most.
-    let (parts_tx, parts_rx) = std::sync::mpsc::sync_channel::<io::Result<Vec<Vec<u8>>>>(1);
-    std::thread::scope(|scope| -> io::Result<()> {
-        scope.spawn(move || {
-            let mut records = r.files.iter();
-            loop {
-                // Decoded a window at a time (most records are packed: `Reported`).
-                let window: Vec<Classified> = records.by_ref().take(WINDOW).collect();
-                if window.is_empty() {
-                    break;
-                }
-                let parts: io::Result<Vec<Vec<u8>>> = window
-                    .par_chunks(CHUNK)
-                    .map(|chunk| {
-                        let mut buf = Vec::with_capacity(chunk.len() * 320);
-                        for f in chunk {
-                            buf.extend_from_slice(b",\n");
-                            serde_json::to_writer(&mut buf, &file_view(f, r))?;
-                        }
-                        Ok(buf)
-                    })
-                    .collect();
-                let failed = parts.is_err();
-                // The writer gone (it failed) or a serialising error sent: stop.
-                if parts_tx.send(parts).is_err() || failed {
-                    break;
-                }
-            }
-        });
-        // Dropping the receiver on an error ends the serialising thread at its next send.
-        for parts in parts_rx {
-            for part in parts? {
+    {
+        let mut emit = |parts: Vec<Vec<u8>>| -> io::Result<()> {
+            for part in parts {
                 if first {
                     // The first element is not preceded by a comma.
                     w.write_all(b"\n")?;
@@ -251,9 +253,43 @@ fn files_array<W: Write>(w: &mut W, r: &ReportInput) -> io::Result<()> {
                     w.write_all(&part)?;
                 }
             }
+            Ok(())
+        };
+        let mut items = items;
+        let window = window.max(1);
+        if rayon::current_thread_index().is_some() {
+            // On a worker of the pool: waiting here for a serialising thread would hold a
+            // worker it needs (with one, for ever). Serialise in place, window by window.
+            loop {
+                let batch: Vec<T> = items.by_ref().take(window).collect();
+                if batch.is_empty() {
+                    break;
+                }
+                emit(serialise(batch)?)?;
+            }
+        } else {
+            let (tx, rx) = std::sync::mpsc::sync_channel::<io::Result<Vec<Vec<u8>>>>(1);
+            std::thread::scope(|scope| -> io::Result<()> {
+                scope.spawn(move || loop {
+                    let batch: Vec<T> = items.by_ref().take(window).collect();
+                    if batch.is_empty() {
+                        break;
+                    }
+                    let parts = serialise(batch);
+                    let failed = parts.is_err();
+                    // Stop when the writer has gone (it failed) or after sending an error.
+                    if tx.send(parts).is_err() || failed {
+                        break;
+                    }
+                });
+                // Returning early drops the receiver: the serialiser stops at its next send.
+                for parts in rx {
+                    emit(parts?)?;
+                }
+                Ok(())
+            })?;
         }
-        Ok(())
-    })?;
+    }
     w.write_all(if first { b"],\n" } else { b"\n],\n" })
 }
 
@@ -351,5 +387,109 @@ fn file_view<'a>(f: &'a Classified, r: &'a ReportInput) -> FileView<'a> {
         category: f.category,
         reason: f.reason,
         pack: f.category.map(Category::packed_by_default),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn items(n: usize) -> Vec<String> {
+        (0..n).map(|i| format!("item \"{i}\"\n")).collect()
+    }
+
+    fn sequential(v: &[String]) -> Vec<u8> {
+        let mut out = Vec::new();
+        array(&mut out, "a", v.iter()).unwrap();
+        out
+    }
+
+    fn ordered(v: &[String], chunk: usize, window: usize) -> io::Result<Vec<u8>> {
+        let mut out = Vec::new();
+        ordered_array(&mut out, "a", v.iter(), chunk, window, |s, buf| {
+            serde_json::to_writer(buf, s).map_err(io::Error::from)
+        })?;
+        Ok(out)
+    }
+
+    #[test]
+    fn ordered_array_writes_what_array_writes_across_chunks_and_windows() {
+        for n in [0, 1, 2, 3, 6, 7, 8, 21, 100] {
+            let v = items(n);
+            for (chunk, window) in [(3, 7), (1, 1), (4, 4), (1000, 1000)] {
+                assert_eq!(
+                    ordered(&v, chunk, window).unwrap(),
+                    sequential(&v),
+                    "{n} items, chunk {chunk}, window {window}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn ordered_array_on_a_pools_worker_serialises_on_that_pool() {
+        // A worker waiting for a thread that needs its pool would wait for ever on a
+        // one-thread pool (the global one under --jobs 1): the elements must be serialised
+        // by the caller's own pool, here named so that it can be told apart.
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .thread_name(|_| "one-worker".to_string())
+            .build()
+            .unwrap();
+        let v = items(50);
+        let threads = std::sync::Mutex::new(std::collections::BTreeSet::new());
+        let out = pool
+            .install(|| {
+                let mut out = Vec::new();
+                ordered_array(&mut out, "a", v.iter(), 3, 7, |s, buf| {
+                    let name = std::thread::current().name().map(str::to_string);
+                    threads.lock().unwrap().insert(name);
+                    serde_json::to_writer(buf, s).map_err(io::Error::from)
+                })
+                .map(|()| out)
+            })
+            .unwrap();
+        assert_eq!(out, sequential(&v));
+        let threads = threads.into_inner().unwrap();
+        assert_eq!(threads.len(), 1, "{threads:?}");
+        assert_eq!(threads.first(), Some(&Some("one-worker".to_string())));
+    }
+
+    #[test]
+    fn ordered_array_stops_at_an_element_or_writer_error() {
+        let v = items(100);
+        let mut out = Vec::new();
+        let e = ordered_array(&mut out, "a", v.iter(), 3, 7, |s, buf| {
+            if s.contains("\"42\"") {
+                return Err(io::Error::other("element 42"));
+            }
+            serde_json::to_writer(buf, s).map_err(io::Error::from)
+        })
+        .unwrap_err();
+        assert_eq!(e.to_string(), "element 42");
+
+        /// Accepts `left` bytes, then fails.
+        struct Full {
+            left: usize,
+        }
+        impl Write for Full {
+            fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+                if self.left == 0 {
+                    return Err(io::Error::other("disk full"));
+                }
+                let n = b.len().min(self.left);
+                self.left -= n;
+                Ok(n)
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        let mut full = Full { left: 200 };
+        let e = ordered_array(&mut full, "a", v.iter(), 3, 7, |s, buf| {
+            serde_json::to_writer(buf, s).map_err(io::Error::from)
+        })
+        .unwrap_err();
+        assert_eq!(e.to_string(), "disk full");
     }
 }
