@@ -257,9 +257,11 @@ where
         };
         let mut items = items;
         let window = window.max(1);
-        if rayon::current_thread_index().is_some() {
+        if rayon::current_thread_index().is_some() || rayon::current_num_threads() == 1 {
             // On a worker of the pool: waiting here for a serialising thread would hold a
-            // worker it needs (with one, for ever). Serialise in place, window by window.
+            // worker it needs (with one, for ever). With a pool of one (`--jobs 1`, a promise
+            // of one core's CPU), writing beside the serialising would be a second core.
+            // Serialise in place, window by window.
             loop {
                 let batch: Vec<T> = items.by_ref().take(window).collect();
                 if batch.is_empty() {
