@@ -32,10 +32,9 @@ pub enum HashOutcome {
 /// Open read-only without updating atime; `O_NOATIME` is refused (EPERM) for files we do not
 /// own when not root, so fall back to a plain open.
 pub fn open_gently(path: &Path) -> std::io::Result<File> {
-    let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes())?;
     let flags = libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_NONBLOCK;
-    let fd = match crate::open_cloexec::open(&c, flags | libc::O_NOATIME) {
-        Err(e) if e.raw_os_error() == Some(libc::EPERM) => crate::open_cloexec::open(&c, flags),
+    let fd = match crate::open_cloexec::open(path, flags | libc::O_NOATIME) {
+        Err(e) if e.raw_os_error() == Some(libc::EPERM) => crate::open_cloexec::open(path, flags),
         r => r,
     }?;
     Ok(File::from(fd))

@@ -10,7 +10,6 @@ use std::ffi::CStr;
 use std::io;
 use std::ops::Range;
 use std::os::fd::{AsRawFd, OwnedFd};
-use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
 const BUF_SIZE: usize = 32 * 1024;
@@ -31,9 +30,8 @@ impl DirReader {
     /// Opens the directory at `host` (not following a symlink in its last component: the
     /// walk saw a directory there; something else now is an error, not a detour).
     pub fn open(host: &Path) -> io::Result<DirReader> {
-        let c = std::ffi::CString::new(host.as_os_str().as_bytes())?;
         let fd =
-            crate::open_cloexec::open(&c, libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW)?;
+            crate::open_cloexec::open(host, libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW)?;
         Ok(DirReader {
             fd,
             buf: vec![0; BUF_SIZE],
